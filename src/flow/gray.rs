@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! 8-bit grayscale frames, filled from a luma plane or from packed RGB.
+
+/// Byte positions of the colour channels inside one packed RGB pixel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RgbLayout {
+    pub bytes_per_pixel: usize,
+    pub r: usize,
+    pub g: usize,
+    pub b: usize,
+}
+
+impl RgbLayout {
+    pub const RGB: Self = Self::new(3, 0, 1, 2);
+    pub const BGR: Self = Self::new(3, 2, 1, 0);
+    pub const RGBX: Self = Self::new(4, 0, 1, 2);
+    pub const BGRX: Self = Self::new(4, 2, 1, 0);
+    pub const XRGB: Self = Self::new(4, 1, 2, 3);
+    pub const XBGR: Self = Self::new(4, 3, 2, 1);
+
+    const fn new(bytes_per_pixel: usize, r: usize, g: usize, b: usize) -> Self {
+        Self {
+            bytes_per_pixel,
+            r,
+            g,
+            b,
+        }
+    }
+}
+
+/// A rectangle in pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PixelRect {
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl PixelRect {
+    pub fn full(width: usize, height: usize) -> Self {
+        Self {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }
+    }
+
+    /// Maps a rectangle given in frame fractions (0..1) onto pixels, clipped to the frame.
+    /// Returns `None` when nothing of it lies inside the frame.
+    pub fn from_normalized(
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        frame_width: usize,
+        frame_height: usize,
+    ) -> Option<Self> {
+        if ![x, y, w, h].iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        let fw = frame_width as f64;
+        let fh = frame_height as f64;
+        let x0 = (x * fw).floor().clamp(0.0, fw);
+        let y0 = (y * fh).floor().clamp(0.0, fh);
+        let x1 = ((x + w) * fw).ceil().clamp(0.0, fw);
+        let y1 = ((y + h) * fh).ceil().clamp(0.0, fh);
+        if x1 - x0 < 1.0 || y1 - y0 < 1.0 {
+            return None;
+        }
+        Some(Self {
+            x: x0 as usize,
+            y: y0 as usize,
+            width: (x1 - x0) as usize,
+            height: (y1 - y0) as usize,
+        })
+    }
+}
+
+/// A tightly packed 8-bit grayscale image whose storage is reused from frame to frame.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrayImage {
+    width: usize,
+    height: usize,
+    data: Vec<u8>,
+}
+
+/// The source plane is smaller than its declared geometry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortPlane {
+    pub needed: usize,
+    pub got: usize,
+}
+
+impl std::fmt::Display for ShortPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plane holds {} bytes, {} needed", self.got, self.needed)
+    }
+}
+
+impl std::error::Error for ShortPlane {}
+
+fn check_plane(
+    plane: &[u8],
+    stride: usize,
+    row_bytes: usize,
+    height: usize,
+) -> Result<(), ShortPlane> {
+    let needed = if height == 0 {
+        0
+    } else {
+        stride * (height - 1) + row_bytes
+    };
+    if stride < row_bytes || plane.len() < needed {
+        return Err(ShortPlane {
+            needed,
+            got: plane.len(),
+        });
+    }
+    Ok(())
+}
+
+impl GrayImage {
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn from_vec(width: usize, height: usize, data: Vec<u8>) -> Option<Self> {
+        (data.len() == width * height).then_some(Self {
+            width,
+            height,
+            data,
+        })
+    }
+
+    fn reshape(&mut self, width: usize, height: usize) {
+        self.width = width;
+        self.height = height;
+        self.data.resize(width * height, 0);
+    }
+
+    /// Copies an 8-bit luma plane (GRAY8 or the Y plane of a YUV frame).
+    pub fn fill_from_luma(
+        &mut self,
+        plane: &[u8],
+        stride: usize,
+        width: usize,
+        height: usize,
+    ) -> Result<(), ShortPlane> {
+        check_plane(plane, stride, width, height)?;
+        self.reshape(width, height);
+        if width == 0 {
+            return Ok(());
+        }
+        for (dst, src) in self.data.chunks_exact_mut(width).zip(plane.chunks(stride)) {
+            dst.copy_from_slice(&src[..width]);
+        }
+        Ok(())
+    }
+
+    /// Converts packed RGB to gray with BT.601 weights in 14-bit fixed point, as OpenCV's
+    /// `cvtColor(RGB2GRAY)` does, so a pixel with R = G = B = v becomes exactly v.
+    pub fn fill_from_rgb(
+        &mut self,
+        plane: &[u8],
+        stride: usize,
+        width: usize,
+        height: usize,
+        layout: RgbLayout,
+    ) -> Result<(), ShortPlane> {
+        const R: u32 = 4899;
+        const G: u32 = 9617;
+        const B: u32 = 1868;
+        check_plane(plane, stride, width * layout.bytes_per_pixel, height)?;
+        self.reshape(width, height);
+        if width == 0 {
+            return Ok(());
+        }
+        for (dst, src) in self.data.chunks_exact_mut(width).zip(plane.chunks(stride)) {
+            for (d, px) in dst.iter_mut().zip(src.chunks_exact(layout.bytes_per_pixel)) {
+                let y = R * px[layout.r] as u32 + G * px[layout.g] as u32 + B * px[layout.b] as u32;
+                *d = ((y + (1 << 13)) >> 14) as u8;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_copy_drops_stride_padding() {
+        let plane = [1, 2, 99, 3, 4, 99];
+        let mut img = GrayImage::default();
+        img.fill_from_luma(&plane, 3, 2, 2).unwrap();
+        assert_eq!(img.data(), &[1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn short_plane_is_an_error() {
+        let mut img = GrayImage::default();
+        assert!(img.fill_from_luma(&[0; 5], 3, 2, 2).is_ok());
+        assert!(img.fill_from_luma(&[0; 4], 3, 2, 2).is_err());
+        assert!(img.fill_from_rgb(&[0; 5], 6, 2, 1, RgbLayout::RGB).is_err());
+    }
+
+    #[test]
+    fn gray_rgb_keeps_its_value_in_every_layout() {
+        for layout in [
+            RgbLayout::RGB,
+            RgbLayout::BGR,
+            RgbLayout::RGBX,
+            RgbLayout::BGRX,
+            RgbLayout::XRGB,
+            RgbLayout::XBGR,
+        ] {
+            let values: Vec<u8> = (0..=255).collect();
+            let mut plane = Vec::new();
+            for &v in &values {
+                plane.extend(std::iter::repeat_n(v, layout.bytes_per_pixel));
+            }
+            let mut img = GrayImage::default();
+            img.fill_from_rgb(&plane, plane.len(), 256, 1, layout)
+                .unwrap();
+            assert_eq!(img.data(), values.as_slice(), "{layout:?}");
+        }
+    }
+
+    #[test]
+    fn channel_order_is_respected() {
+        let mut img = GrayImage::default();
+        img.fill_from_rgb(&[255, 0, 0], 3, 1, 1, RgbLayout::RGB)
+            .unwrap();
+        assert_eq!(img.data(), &[76]);
+        img.fill_from_rgb(&[255, 0, 0], 3, 1, 1, RgbLayout::BGR)
+            .unwrap();
+        assert_eq!(img.data(), &[29]);
+        img.fill_from_rgb(&[0, 0, 255, 0], 4, 1, 1, RgbLayout::XRGB)
+            .unwrap();
+        assert_eq!(img.data(), &[150]);
+    }
+
+    #[test]
+    fn normalized_rect_is_clipped_to_the_frame() {
+        let r = PixelRect::from_normalized(0.25, 0.5, 0.5, 0.25, 100, 40).unwrap();
+        assert_eq!(
+            r,
+            PixelRect {
+                x: 25,
+                y: 20,
+                width: 50,
+                height: 10
+            }
+        );
+        let r = PixelRect::from_normalized(-0.5, 0.9, 1.0, 1.0, 10, 10).unwrap();
+        assert_eq!(
+            r,
+            PixelRect {
+                x: 0,
+                y: 9,
+                width: 5,
+                height: 1
+            }
+        );
+        assert!(PixelRect::from_normalized(1.5, 0.0, 0.2, 0.2, 10, 10).is_none());
+        assert!(PixelRect::from_normalized(f64::NAN, 0.0, 0.2, 0.2, 10, 10).is_none());
+    }
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MPL-2.0
+#![allow(clippy::non_send_fields_in_send_ty, unused_doc_comments)]
+
+//! GStreamer elements that measure orofacial motion, after the method of "Amyotrophic Lateral
+//! Sclerosis Disease Detection Through Facial Expression Analysis".
+//!
+//! The algorithms live in plain modules ([`flow`], [`jsonl`]) that carry no GStreamer types;
+//! the elements in `alsflow` and `alsexport` wrap them, and [`meta`] is the typed API to the
+//! metadata the elements attach to buffers.
+
+use gst::glib;
+
+mod alsflow;
+pub mod flow;
+pub mod jsonl;
+pub mod meta;
+
+pub use alsflow::FlowRegion;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    meta::register();
+    alsflow::register(plugin)?;
+
+    Ok(())
+}
+
+gst::plugin_define!(
+    als,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);
