@@ -10,6 +10,7 @@
 
 use gst::glib;
 
+mod alsexport;
 mod alsflow;
 pub mod flow;
 pub mod jsonl;
@@ -20,6 +21,7 @@ pub use alsflow::FlowRegion;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     alsflow::register(plugin)?;
+    alsexport::register(plugin)?;
 
     Ok(())
 }

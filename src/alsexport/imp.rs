@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MPL-2.0
+
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::sync::Mutex;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use once_cell::sync::Lazy;
+
+use crate::jsonl::{FrameRecord, LineOptions, write_line};
+use crate::meta::{FaceMeta, FlowMeta};
+
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "alsexport",
+        gst::DebugColorFlags::empty(),
+        Some("ALS metadata to JSON Lines"),
+    )
+});
+
+const STDOUT_LOCATION: &str = "-";
+
+#[derive(Debug, Clone)]
+struct Settings {
+    location: Option<String>,
+    flow_grid: bool,
+    landmarks: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            location: None,
+            flow_grid: false,
+            landmarks: true,
+        }
+    }
+}
+
+enum Output {
+    Stdout,
+    File {
+        file: File,
+        /// Length of the file up to its last complete line.
+        committed: u64,
+    },
+}
+
+impl Output {
+    /// Writes one whole line; on failure the file is cut back to its last complete line.
+    fn write_line(&mut self, line: &str) -> io::Result<()> {
+        match self {
+            Output::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(line.as_bytes())?;
+                out.flush()
+            }
+            Output::File { file, committed } => match file.write_all(line.as_bytes()) {
+                Ok(()) => {
+                    *committed += line.len() as u64;
+                    Ok(())
+                }
+                Err(err) => {
+                    // Best effort: a device that refused the write may refuse this too.
+                    let _ = file.set_len(*committed);
+                    let _ = file.seek(io::SeekFrom::Start(*committed));
+                    Err(err)
+                }
+            },
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout => io::stdout().lock().flush(),
+            Output::File { file, .. } => file.sync_data(),
+        }
+    }
+}
+
+struct State {
+    output: Output,
+    frame: u64,
+    width: u32,
+    height: u32,
+    line: String,
+}
+
+#[derive(Default)]
+pub struct AlsExport {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+fn write_error(err: &io::Error) -> gst::ResourceError {
+    if err.raw_os_error() == Some(28) {
+        gst::ResourceError::NoSpaceLeft
+    } else {
+        gst::ResourceError::Write
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for AlsExport {
+    const NAME: &'static str = "GstAlsExport";
+    type Type = super::AlsExport;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for AlsExport {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            vec![
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb("File to write the JSON Lines to (\"-\" for standard output)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("flow-grid")
+                    .nick("Flow grid")
+                    .blurb("Write the pooled flow magnitude grid of every frame")
+                    .default_value(Settings::default().flow_grid)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("landmarks")
+                    .nick("Landmarks")
+                    .blurb("Write the face landmarks of every face")
+                    .default_value(Settings::default().landmarks)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "location" => s.location = value.get().expect("type checked upstream"),
+            "flow-grid" => s.flow_grid = value.get().expect("type checked upstream"),
+            "landmarks" => s.landmarks = value.get().expect("type checked upstream"),
+            other => unimplemented!("property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "location" => s.location.to_value(),
+            "flow-grid" => s.flow_grid.to_value(),
+            "landmarks" => s.landmarks.to_value(),
+            other => unimplemented!("property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for AlsExport {}
+
+impl ElementImpl for AlsExport {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "ALS metadata export",
+                "Sink/Analyzer/Video",
+                "Writes als flow, face and classification metadata as JSON Lines while \
+                 passing buffers through",
+                "gst-als developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            let caps = gst::Caps::builder("video/x-raw").any_features().build();
+            let src = gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .expect("valid src template");
+            let sink = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .expect("valid sink template");
+            vec![src, sink]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for AlsExport {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = true;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let location = self.settings.lock().unwrap().location.clone();
+        let output = match location.as_deref() {
+            None | Some("") => {
+                return Err(gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    ["No location set: give alsexport a file name, or \"-\" for stdout"]
+                ));
+            }
+            Some(STDOUT_LOCATION) => Output::Stdout,
+            Some(path) => {
+                let file = File::create(path).map_err(|err| {
+                    gst::error_msg!(
+                        gst::ResourceError::OpenWrite,
+                        ["Could not open {path} for writing: {err}"]
+                    )
+                })?;
+                Output::File { file, committed: 0 }
+            }
+        };
+        gst::debug!(CAT, imp = self, "Writing to {location:?}");
+        *self.state.lock().unwrap() = Some(State {
+            output,
+            frame: 0,
+            width: 0,
+            height: 0,
+            line: String::new(),
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(mut state) = self.state.lock().unwrap().take() {
+            state.output.finish().map_err(|err| {
+                gst::error_msg!(write_error(&err), ["Could not finish writing: {err}"])
+            })?;
+        }
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let s = incaps
+            .structure(0)
+            .ok_or_else(|| gst::loggable_error!(CAT, "Empty caps"))?;
+        let width = s.get::<i32>("width").unwrap_or(0).max(0) as u32;
+        let height = s.get::<i32>("height").unwrap_or(0).max(0) as u32;
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.width = width;
+            state.height = height;
+        }
+        self.parent_set_caps(incaps, outcaps)
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view()
+            && let Some(state) = self.state.lock().unwrap().as_mut()
+            && let Err(err) = state.output.finish()
+        {
+            gst::element_imp_error!(self, write_error(&err), ["Could not finish writing: {err}"]);
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip_passthrough(
+        &self,
+        buffer: &gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let options = {
+            let s = self.settings.lock().unwrap();
+            LineOptions {
+                flow_grid: s.flow_grid,
+                landmarks: s.landmarks,
+            }
+        };
+        let flow = self.read_meta(FlowMeta::read(buffer));
+        let faces = self.read_meta(FaceMeta::read(buffer));
+
+        let mut guard = self.state.lock().unwrap();
+        let Some(state) = guard.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let record = FrameRecord {
+            frame: state.frame,
+            pts_ns: buffer.pts().map(gst::ClockTime::nseconds),
+            width: state.width,
+            height: state.height,
+            flow: flow.as_ref(),
+            faces: faces.as_ref(),
+        };
+        state.line.clear();
+        write_line(&mut state.line, &record, options);
+        state.frame += 1;
+        let State { output, line, .. } = state;
+        output.write_line(line).map_err(|err| {
+            gst::element_imp_error!(self, write_error(&err), ["Could not write a line: {err}"]);
+            gst::FlowError::Error
+        })?;
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl AlsExport {
+    /// A malformed meta is reported and left out of the line rather than stopping the stream.
+    fn read_meta<T>(&self, meta: Option<Result<T, crate::meta::MetaError>>) -> Option<T> {
+        match meta? {
+            Ok(meta) => Some(meta),
+            Err(err) => {
+                gst::warning!(CAT, imp = self, "Leaving out malformed meta: {err}");
+                None
+            }
+        }
+    }
+}

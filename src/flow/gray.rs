@@ -63,10 +63,11 @@ impl PixelRect {
         }
         let fw = frame_width as f64;
         let fh = frame_height as f64;
-        let x0 = (x * fw).floor().clamp(0.0, fw);
-        let y0 = (y * fh).floor().clamp(0.0, fh);
-        let x1 = ((x + w) * fw).ceil().clamp(0.0, fw);
-        let y1 = ((y + h) * fh).ceil().clamp(0.0, fh);
+        // Rounding, not floor/ceil, so that 0.3 * 160 = 48.000000000000007 stays 48.
+        let x0 = (x * fw).round().clamp(0.0, fw);
+        let y0 = (y * fh).round().clamp(0.0, fh);
+        let x1 = ((x + w) * fw).round().clamp(0.0, fw);
+        let y1 = ((y + h) * fh).round().clamp(0.0, fh);
         if x1 - x0 < 1.0 || y1 - y0 < 1.0 {
             return None;
         }
@@ -275,6 +276,17 @@ mod tests {
             }
         );
         assert!(PixelRect::from_normalized(1.5, 0.0, 0.2, 0.2, 10, 10).is_none());
+        let r = PixelRect::from_normalized(0.3, 0.2, 0.5, 0.5, 160, 120).unwrap();
+        assert_eq!(
+            r,
+            PixelRect {
+                x: 48,
+                y: 24,
+                width: 80,
+                height: 60
+            }
+        );
+        assert!(PixelRect::from_normalized(0.5, 0.5, 0.001, 0.5, 100, 100).is_none());
         assert!(PixelRect::from_normalized(f64::NAN, 0.0, 0.2, 0.2, 10, 10).is_none());
     }
 }

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MPL-2.0
+
+mod common;
+
+use common::{frame_buffer, init, texture, video_caps};
+use gst::prelude::*;
+use gst_video::VideoFormat;
+use gstals::meta::{Face, FaceMeta, FlowMeta, NormRect};
+use opencv::core::{Mat, Vector};
+use opencv::prelude::*;
+
+fn harness(props: &str) -> gst_check::Harness {
+    init();
+    let mut h = gst_check::Harness::new_parse(&format!("alsflow {props}"));
+    h.play();
+    h
+}
+
+fn push(h: &mut gst_check::Harness, buffer: gst::Buffer) -> FlowMeta {
+    let out = h
+        .push_and_pull(buffer)
+        .expect("alsflow passes the buffer on");
+    FlowMeta::read(&out)
+        .expect("every buffer carries a flow meta")
+        .expect("flow meta is well formed")
+}
+
+fn gray(luma: &[u8], w: u32, h: u32) -> gst::Buffer {
+    frame_buffer(luma, VideoFormat::Gray8, w, h)
+}
+
+/// Farneback + cartToPolar straight from OpenCV with the element's default parameters.
+fn opencv_magnitudes(prev: &[u8], next: &[u8], w: i32, h: i32) -> Vec<f32> {
+    let prev = Mat::new_rows_cols_with_data::<u8>(h, w, prev).unwrap();
+    let next = Mat::new_rows_cols_with_data::<u8>(h, w, next).unwrap();
+    let mut flow = Mat::default();
+    opencv::video::calc_optical_flow_farneback(&prev, &next, &mut flow, 0.5, 3, 15, 3, 5, 1.2, 0)
+        .unwrap();
+    let mut xy = Vector::<Mat>::new();
+    opencv::core::split(&flow, &mut xy).unwrap();
+    let (mut mag, mut ang) = (Mat::default(), Mat::default());
+    opencv::core::cart_to_polar(
+        &xy.get(0).unwrap(),
+        &xy.get(1).unwrap(),
+        &mut mag,
+        &mut ang,
+        true,
+    )
+    .unwrap();
+    mag.data_typed::<f32>().unwrap().to_vec()
+}
+
+fn block_mean(mag: &[f32], w: usize, h: usize, gw: usize, gh: usize) -> Vec<f32> {
+    let (cw, ch) = (w / gw, h / gh);
+    let mut grid = Vec::new();
+    for gy in 0..gh {
+        for gx in 0..gw {
+            let mut sum = 0f64;
+            for y in gy * ch..(gy + 1) * ch {
+                for x in gx * cw..(gx + 1) * cw {
+                    sum += mag[y * w + x] as f64;
+                }
+            }
+            grid.push((sum / (cw * ch) as f64) as f32);
+        }
+    }
+    grid
+}
+
+#[test]
+fn magnitudes_match_opencv_farneback() {
+    let (w, h) = (320u32, 240u32);
+    let frames: Vec<Vec<u8>> = (0..3)
+        .map(|i| texture(w as usize, h as usize, 1.5 * i as f32, 0.7 * i as f32))
+        .collect();
+    for (gw, gh) in [(32usize, 24usize), (0, 0)] {
+        let mut hn = harness(&format!("grid-width={gw} grid-height={gh}"));
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+        let first = push(&mut hn, gray(&frames[0], w, h));
+        assert!(!first.is_valid());
+        for pair in 1..frames.len() {
+            let meta = push(&mut hn, gray(&frames[pair], w, h));
+            let mag = opencv_magnitudes(&frames[pair - 1], &frames[pair], w as i32, h as i32);
+            let expected = if gw == 0 {
+                mag.clone()
+            } else {
+                block_mean(&mag, w as usize, h as usize, gw, gh)
+            };
+            assert_eq!(meta.grid.len(), expected.len());
+            for (a, b) in meta.grid.iter().zip(&expected) {
+                assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+            }
+            let stats = meta.stats.expect("second frame on has flow");
+            let mean = mag.iter().map(|&m| m as f64).sum::<f64>() / mag.len() as f64;
+            assert!((stats.mean - mean).abs() < 1e-4, "{} vs {mean}", stats.mean);
+            let max = mag.iter().copied().fold(0f32, f32::max);
+            assert_eq!(stats.max, max as f64);
+            assert!(stats.mean > 1.0, "the texture moves by 1.6 px per frame");
+        }
+    }
+}
+
+#[test]
+fn every_format_gives_the_flow_of_its_luma() {
+    let (w, h) = (96u32, 64u32);
+    let a = texture(w as usize, h as usize, 0.0, 0.0);
+    let b = texture(w as usize, h as usize, 2.0, 1.0);
+    let flow_for = |format| {
+        let mut hn = harness("grid-width=8 grid-height=4");
+        hn.set_src_caps(video_caps(format, w, h));
+        push(&mut hn, frame_buffer(&a, format, w, h));
+        push(&mut hn, frame_buffer(&b, format, w, h))
+    };
+    let reference = flow_for(VideoFormat::Gray8);
+    assert!(reference.stats.expect("valid").mean > 0.5);
+    use VideoFormat::*;
+    for format in [
+        I420, Yv12, Nv12, Nv21, Y42b, Y444, Rgb, Bgr, Rgbx, Bgrx, Xrgb, Xbgr, Rgba, Bgra, Argb,
+        Abgr,
+    ] {
+        assert_eq!(flow_for(format), reference, "{format:?}");
+    }
+}
+
+#[test]
+fn flush_restarts_the_frame_pair() {
+    let (w, h) = (64u32, 48u32);
+    let mut hn = harness("");
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    let a = texture(64, 48, 0.0, 0.0);
+    let b = texture(64, 48, 1.0, 0.0);
+    assert_eq!(
+        push(&mut hn, gray(&a, w, h)).reset_reason.as_deref(),
+        Some("start")
+    );
+    assert!(push(&mut hn, gray(&b, w, h)).is_valid());
+    assert!(hn.push_event(gst::event::FlushStart::new()));
+    assert!(hn.push_event(gst::event::FlushStop::new(true)));
+    let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(hn.push_event(gst::event::Segment::new(&segment)));
+    let after = push(&mut hn, gray(&a, w, h));
+    assert!(!after.is_valid());
+    assert_eq!(after.reset_reason.as_deref(), Some("flush"));
+    assert!(after.grid.is_empty());
+    assert!(push(&mut hn, gray(&b, w, h)).is_valid());
+}
+
+#[test]
+fn discont_and_gap_restart_the_frame_pair() {
+    let (w, h) = (64u32, 48u32);
+    let mut hn = harness("");
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    let a = texture(64, 48, 0.0, 0.0);
+    push(&mut hn, gray(&a, w, h));
+    assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+
+    let mut discont = gray(&a, w, h);
+    discont
+        .get_mut()
+        .unwrap()
+        .set_flags(gst::BufferFlags::DISCONT);
+    assert_eq!(
+        push(&mut hn, discont).reset_reason.as_deref(),
+        Some("discont")
+    );
+    assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+
+    assert!(hn.push_event(gst::event::Gap::builder(gst::ClockTime::ZERO).build()));
+    assert_eq!(
+        push(&mut hn, gray(&a, w, h)).reset_reason.as_deref(),
+        Some("gap")
+    );
+
+    let mut gap = gray(&a, w, h);
+    gap.get_mut().unwrap().set_flags(gst::BufferFlags::GAP);
+    assert_eq!(push(&mut hn, gap).reset_reason.as_deref(), Some("gap"));
+    assert!(
+        !push(&mut hn, gray(&a, w, h)).is_valid(),
+        "a gap buffer is no pair partner"
+    );
+    assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+}
+
+#[test]
+fn resolution_change_mid_stream_restarts_at_the_new_size() {
+    let mut hn = harness("grid-width=0 grid-height=0");
+    hn.set_src_caps(video_caps(VideoFormat::I420, 640, 480));
+    let big = texture(640, 480, 0.0, 0.0);
+    push(&mut hn, frame_buffer(&big, VideoFormat::I420, 640, 480));
+    let m = push(&mut hn, frame_buffer(&big, VideoFormat::I420, 640, 480));
+    assert_eq!(
+        (m.grid_width, m.grid_height, m.grid.len()),
+        (640, 480, 640 * 480)
+    );
+
+    hn.set_src_caps(video_caps(VideoFormat::I420, 320, 240));
+    let small = texture(320, 240, 0.0, 0.0);
+    let moved = texture(320, 240, 1.0, 1.0);
+    let first = push(&mut hn, frame_buffer(&small, VideoFormat::I420, 320, 240));
+    assert_eq!(first.reset_reason.as_deref(), Some("caps"));
+    let m = push(&mut hn, frame_buffer(&moved, VideoFormat::I420, 320, 240));
+    assert_eq!(
+        (m.grid_width, m.grid_height, m.grid.len()),
+        (320, 240, 320 * 240)
+    );
+    assert!(m.stats.expect("valid").mean > 0.5);
+}
+
+#[test]
+fn tiny_and_odd_frames_give_finite_flow() {
+    for (w, h) in [(1u32, 1u32), (2, 2), (3, 1), (641, 481)] {
+        for format in [VideoFormat::Gray8, VideoFormat::I420, VideoFormat::Rgb] {
+            let mut hn = harness("");
+            hn.set_src_caps(video_caps(format, w, h));
+            let a = texture(w as usize, h as usize, 0.0, 0.0);
+            let b = texture(w as usize, h as usize, 1.0, 0.5);
+            push(&mut hn, frame_buffer(&a, format, w, h));
+            let m = push(&mut hn, frame_buffer(&b, format, w, h));
+            let s = m.stats.expect("valid");
+            assert_eq!(m.grid.len(), 32 * 32, "{w}x{h} {format:?}");
+            assert!(
+                m.grid.iter().all(|v| v.is_finite())
+                    && [s.mean, s.max, s.p99, s.mean_direction]
+                        .iter()
+                        .all(|v| v.is_finite()),
+                "{w}x{h} {format:?}: {m:?}"
+            );
+        }
+    }
+}
+
+fn with_face(mut buffer: gst::Buffer, bbox: NormRect) -> gst::Buffer {
+    let meta = FaceMeta {
+        faces: vec![Face {
+            id: 1,
+            detection_score: 0.9,
+            presence_score: 0.9,
+            bbox,
+            landmarks: vec![[0.5, 0.5, 0.0]; gstals::meta::LANDMARKS_PER_FACE],
+        }],
+        fresh: true,
+    };
+    meta.attach(buffer.get_mut().unwrap()).unwrap();
+    buffer
+}
+
+#[test]
+fn face_region_uses_one_rectangle_for_both_frames() {
+    let (w, h) = (160u32, 120u32);
+    let still = texture(160, 120, 0.0, 0.0);
+    let face_a = NormRect {
+        x: 0.25,
+        y: 0.25,
+        width: 0.5,
+        height: 0.5,
+    };
+    let face_b = NormRect {
+        x: 0.3,
+        y: 0.2,
+        width: 0.5,
+        height: 0.5,
+    };
+
+    let mut hn = harness("region=face grid-width=4 grid-height=4");
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    push(&mut hn, with_face(gray(&still, w, h), face_a));
+    // The scene stands still while the face box moves: one shared rectangle sees no motion,
+    // two different crops would see the box's shift as motion.
+    let m = push(&mut hn, with_face(gray(&still, w, h), face_b));
+    assert_eq!(m.region_kind, "face");
+    assert_eq!(
+        m.region,
+        NormRect {
+            x: 0.3,
+            y: 0.2,
+            width: 0.5,
+            height: 0.5
+        }
+    );
+    assert!(m.stats.expect("valid").max < 0.5, "{m:?}");
+
+    // Without a face meta the whole frame is used.
+    let m = push(&mut hn, gray(&still, w, h));
+    assert_eq!(
+        (m.region_kind.as_str(), m.region),
+        ("frame", NormRect::FULL)
+    );
+}
+
+#[test]
+fn face_region_measures_only_motion_inside_the_face() {
+    let (w, h) = (160usize, 120usize);
+    let a = texture(w, h, 0.0, 0.0);
+    let mut b = a.clone();
+    // Motion in the left third only; the face box covers the right half.
+    let moved = texture(w, h, 3.0, 0.0);
+    for y in 0..h {
+        b[y * w..y * w + w / 3].copy_from_slice(&moved[y * w..y * w + w / 3]);
+    }
+    let face = NormRect {
+        x: 0.5,
+        y: 0.0,
+        width: 0.5,
+        height: 1.0,
+    };
+    let run = |props: &str| {
+        let mut hn = harness(props);
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, w as u32, h as u32));
+        push(&mut hn, with_face(gray(&a, w as u32, h as u32), face));
+        push(&mut hn, with_face(gray(&b, w as u32, h as u32), face))
+            .stats
+            .expect("valid")
+    };
+    let frame = run("region=frame");
+    let face = run("region=face");
+    assert!(frame.mean > 0.5, "{frame:?}");
+    assert!(face.mean < 0.1 * frame.mean, "{face:?} vs {frame:?}");
+}
+
+#[test]
+fn properties_have_the_documented_defaults_and_ranges() {
+    init();
+    let e = gst::ElementFactory::make("alsflow").build().unwrap();
+    assert_eq!(e.property::<f64>("pyr-scale"), 0.5);
+    assert_eq!(e.property::<i32>("levels"), 3);
+    assert_eq!(e.property::<i32>("winsize"), 15);
+    assert_eq!(e.property::<i32>("iterations"), 3);
+    assert_eq!(e.property::<i32>("poly-n"), 5);
+    assert_eq!(e.property::<f64>("poly-sigma"), 1.2);
+    assert!(!e.property::<bool>("gaussian-window"));
+    assert_eq!(e.property::<u32>("grid-width"), 32);
+    assert_eq!(
+        e.property::<gstals::FlowRegion>("region"),
+        gstals::FlowRegion::Frame
+    );
+    e.set_property_from_str("region", "face");
+    assert_eq!(
+        e.property::<gstals::FlowRegion>("region"),
+        gstals::FlowRegion::Face
+    );
+    let pspec = e.find_property("poly-n").unwrap();
+    let pspec = pspec.downcast_ref::<glib::ParamSpecInt>().unwrap();
+    assert_eq!((pspec.minimum(), pspec.maximum()), (5, 7));
+}
+
+#[test]
+fn every_poly_n_in_range_runs() {
+    let (w, h) = (64u32, 48u32);
+    let a = texture(64, 48, 0.0, 0.0);
+    for poly_n in 5..=7 {
+        for gaussian in [false, true] {
+            let mut hn = harness(&format!("poly-n={poly_n} gaussian-window={gaussian}"));
+            hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+            push(&mut hn, gray(&a, w, h));
+            assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+        }
+    }
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MPL-2.0
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+/// Initialises GStreamer with the plugin registered statically and a registry of the
+/// tests' own, so that neither a user's registry cache nor an installed copy of the plugin
+/// can change what is tested.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let registry = target_dir().join("test-registry.bin");
+        // SAFETY: called once, before GStreamer or any other thread reads the environment.
+        unsafe { std::env::set_var("GST_REGISTRY", registry) };
+        gst::init().expect("GStreamer initialises");
+        gstals::plugin_register_static().expect("plugin registers");
+    });
+}
+
+/// `target/debug` (or release): the folder holding the test binary's `deps/`.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = target_dir().join("test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Runs `pipeline` to EOS, panicking on an error message.
+pub fn run_to_eos(pipeline: &gst::Element) {
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("pipeline starts");
+    let bus = pipeline.bus().expect("pipeline bus");
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(err) => {
+                let _ = pipeline.set_state(gst::State::Null);
+                panic!("pipeline error: {} ({:?})", err.error(), err.debug());
+            }
+            _ => {}
+        }
+    }
+    pipeline
+        .set_state(gst::State::Null)
+        .expect("pipeline stops");
+}
+
+/// Runs `pipeline` until it fails, returning the first error message.
+pub fn run_to_error(pipeline: &gst::Element) -> glib::Error {
+    let _ = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().expect("pipeline bus");
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Error(err) => {
+                let _ = pipeline.set_state(gst::State::Null);
+                return err.error();
+            }
+            gst::MessageView::Eos(_) => break,
+            _ => {}
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    panic!("pipeline ended without an error");
+}
+
+/// Encodes `frames` frames of a moving test pattern at `width` x `height` into an MP4 file.
+pub fn make_sample_video(path: &Path, frames: u32, width: u32, height: u32) {
+    let launch = format!(
+        "videotestsrc num-buffers={frames} pattern=ball motion=sweep ! \
+         video/x-raw,width={width},height={height},framerate=30/1 ! \
+         x264enc speed-preset=ultrafast ! mp4mux ! filesink location={}",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&launch).expect("sample pipeline parses");
+    run_to_eos(&pipeline);
+}
+
+/// A smooth texture shifted by (`dx`, `dy`) pixels, as 8-bit luma.
+pub fn texture(width: usize, height: usize, dx: f32, dy: f32) -> Vec<u8> {
+    let mut luma = Vec::with_capacity(width * height);
+    for y in 0..height {
+        for x in 0..width {
+            let (xf, yf) = (x as f32 - dx, y as f32 - dy);
+            let v = 128.0
+                + 50.0 * (xf * 0.13).sin() * (yf * 0.11).cos()
+                + 30.0 * ((xf + yf) * 0.05).sin();
+            luma.push(v.clamp(0.0, 255.0) as u8);
+        }
+    }
+    luma
+}
+
+/// A buffer of `format` whose luma is `luma`: gray RGB for the RGB formats, neutral chroma
+/// for the YUV ones.
+pub fn frame_buffer(
+    luma: &[u8],
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+) -> gst::Buffer {
+    let (w, h) = (width as usize, height as usize);
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .build()
+        .expect("video info");
+    let mut buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+    {
+        let buffer = buffer.get_mut().expect("new buffer is writable");
+        let mut frame =
+            gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &info).expect("frame maps");
+        let is_rgb = frame.format_info().is_rgb();
+        let bytes_per_pixel = frame.format_info().pixel_stride()[0] as usize;
+        let strides: Vec<usize> = frame.plane_stride().iter().map(|&s| s as usize).collect();
+        for plane in 0..frame.n_planes() {
+            let stride = strides[plane as usize];
+            let data = frame.plane_data_mut(plane).expect("plane");
+            if plane > 0 {
+                data.fill(128);
+                continue;
+            }
+            for y in 0..h {
+                for x in 0..w {
+                    let v = luma[y * w + x];
+                    if is_rgb {
+                        let px = y * stride + x * bytes_per_pixel;
+                        data[px..px + bytes_per_pixel].fill(v);
+                    } else {
+                        data[y * stride + x] = v;
+                    }
+                }
+            }
+        }
+    }
+    buffer
+}
+
+pub fn video_caps(format: gst_video::VideoFormat, width: u32, height: u32) -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format(format)
+        .width(width as i32)
+        .height(height as i32)
+        .framerate(gst::Fraction::new(30, 1))
+        .build()
+}
