@@ -208,7 +208,7 @@ impl BaseTransformImpl for AlsExport {
             None | Some("") => {
                 return Err(gst::error_msg!(
                     gst::ResourceError::NotFound,
-                    ["No location set: give alsexport a file name, or \"-\" for stdout"]
+                    ("No location set: give alsexport a file name, or \"-\" for stdout")
                 ));
             }
             Some(STDOUT_LOCATION) => Output::Stdout,
@@ -216,7 +216,7 @@ impl BaseTransformImpl for AlsExport {
                 let file = File::create(path).map_err(|err| {
                     gst::error_msg!(
                         gst::ResourceError::OpenWrite,
-                        ["Could not open {path} for writing: {err}"]
+                        ("Could not open {path} for writing: {err}")
                     )
                 })?;
                 Output::File { file, committed: 0 }
@@ -234,10 +234,12 @@ impl BaseTransformImpl for AlsExport {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(mut state) = self.state.lock().unwrap().take() {
-            state.output.finish().map_err(|err| {
-                gst::error_msg!(write_error(&err), ["Could not finish writing: {err}"])
-            })?;
+        // Every complete line is already written; failing here would only stop the
+        // pipeline from shutting down.
+        if let Some(mut state) = self.state.lock().unwrap().take()
+            && let Err(err) = state.output.finish()
+        {
+            gst::warning!(CAT, imp = self, "Could not finish writing: {err}");
         }
         Ok(())
     }
@@ -260,7 +262,7 @@ impl BaseTransformImpl for AlsExport {
             && let Some(state) = self.state.lock().unwrap().as_mut()
             && let Err(err) = state.output.finish()
         {
-            gst::element_imp_error!(self, write_error(&err), ["Could not finish writing: {err}"]);
+            gst::element_imp_error!(self, write_error(&err), ("Could not finish writing: {err}"));
         }
         self.parent_sink_event(event)
     }
@@ -296,7 +298,7 @@ impl BaseTransformImpl for AlsExport {
         state.frame += 1;
         let State { output, line, .. } = state;
         output.write_line(line).map_err(|err| {
-            gst::element_imp_error!(self, write_error(&err), ["Could not write a line: {err}"]);
+            gst::element_imp_error!(self, write_error(&err), ("Could not write a line: {err}"));
             gst::FlowError::Error
         })?;
         Ok(gst::FlowSuccess::Ok)

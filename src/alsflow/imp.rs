@@ -372,7 +372,7 @@ impl BaseTransformImpl for AlsFlow {
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
         let Some(info) = state.info.clone() else {
-            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["Buffer before caps"]);
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("Buffer before caps"));
             return Err(gst::FlowError::NotNegotiated);
         };
         let (width, height) = (info.width() as usize, info.height() as usize);
@@ -411,7 +411,7 @@ impl BaseTransformImpl for AlsFlow {
         if !buffer.flags().contains(gst::BufferFlags::GAP) {
             let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
                 |_| {
-                    gst::element_imp_error!(self, gst::CoreError::Failed, ["Failed to map frame"]);
+                    gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to map frame"));
                     gst::FlowError::Error
                 },
             )?;
@@ -426,7 +426,7 @@ impl BaseTransformImpl for AlsFlow {
                     .fill_from_rgb(plane, stride, width, height, layout),
             };
             filled.map_err(|err| {
-                gst::element_imp_error!(self, gst::StreamError::Format, ["Short frame: {err}"]);
+                gst::element_imp_error!(self, gst::StreamError::Format, ("Short frame: {err}"));
                 gst::FlowError::Error
             })?;
             drop(frame);
@@ -439,7 +439,7 @@ impl BaseTransformImpl for AlsFlow {
                         gst::element_imp_error!(
                             self,
                             gst::LibraryError::Failed,
-                            ["OpenCV Farneback flow failed: {err}"]
+                            ("OpenCV Farneback flow failed: {err}")
                         );
                         gst::FlowError::Error
                     })?;
@@ -471,7 +471,7 @@ impl BaseTransformImpl for AlsFlow {
             state.reset_reason = None;
         }
         meta.attach(buffer).map_err(|err| {
-            gst::element_imp_error!(self, gst::CoreError::Failed, ["Failed to add meta: {err}"]);
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to add meta: {err}"));
             gst::FlowError::Error
         })?;
         if meta.stats.is_some() {

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MPL-2.0
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{init, run_to_eos, run_to_error, scratch_dir};
+use gst::prelude::*;
+use gstals::meta::FlowMeta;
+
+fn appsink(pipeline: &gst::Element) -> gst_app::AppSink {
+    pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("out"))
+        .expect("appsink named out")
+        .downcast::<gst_app::AppSink>()
+        .expect("out is an appsink")
+}
+
+fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("output file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect()
+}
+
+#[test]
+fn one_line_per_frame_matching_the_flow_meta() {
+    init();
+    let dir = scratch_dir("export_lines");
+    let out = dir.join("out.jsonl");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=8 pattern=ball ! video/x-raw,width=160,height=120 ! \
+         alsflow grid-width=4 grid-height=3 ! alsexport location={} flow-grid=true ! \
+         appsink name=out sync=false",
+        out.display()
+    ))
+    .unwrap();
+    let metas = Arc::new(Mutex::new(Vec::new()));
+    let store = metas.clone();
+    appsink(&pipeline).set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let pts = buffer.pts().map(gst::ClockTime::nseconds);
+                store
+                    .lock()
+                    .unwrap()
+                    .push((pts, FlowMeta::read(buffer).unwrap().unwrap()));
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    run_to_eos(&pipeline);
+
+    let lines = lines(&out);
+    let metas = metas.lock().unwrap();
+    assert_eq!(lines.len(), 8);
+    assert_eq!(metas.len(), 8);
+    for (i, (line, (pts, meta))) in lines.iter().zip(metas.iter()).enumerate() {
+        assert_eq!(line["schema"], 1);
+        assert_eq!(line["frame"], i as u64);
+        assert_eq!(line["pts_ns"].as_u64(), *pts);
+        assert_eq!(
+            (line["width"].as_u64(), line["height"].as_u64()),
+            (Some(160), Some(120))
+        );
+        let flow = &line["flow"];
+        assert_eq!(flow["valid"].as_bool(), Some(meta.is_valid()));
+        assert_eq!(flow["region_box"], serde_json::json!([0, 0, 160, 120]));
+        assert_eq!(
+            (flow["grid_width"].as_u64(), flow["grid_height"].as_u64()),
+            (Some(4), Some(3))
+        );
+        match &meta.stats {
+            None => {
+                assert_eq!(flow["reason"], "start");
+                assert!(flow.get("mean").is_none() && flow.get("grid").is_none());
+            }
+            Some(stats) => {
+                let as_f32 = |v: &serde_json::Value| v.as_f64().expect("number") as f32;
+                assert_eq!(as_f32(&flow["mean"]), stats.mean as f32);
+                assert_eq!(as_f32(&flow["max"]), stats.max as f32);
+                assert_eq!(as_f32(&flow["p99"]), stats.p99 as f32);
+                assert_eq!(as_f32(&flow["direction"]), stats.mean_direction as f32);
+                let grid: Vec<f32> = flow["grid"]
+                    .as_array()
+                    .expect("grid asked for")
+                    .iter()
+                    .map(as_f32)
+                    .collect();
+                assert_eq!(grid, meta.grid);
+            }
+        }
+    }
+}
+
+#[test]
+fn grid_is_left_out_unless_asked_for() {
+    init();
+    let out = scratch_dir("export_no_grid").join("out.jsonl");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! alsflow ! \
+         alsexport location={} ! fakesink",
+        out.display()
+    ))
+    .unwrap();
+    run_to_eos(&pipeline);
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[2]["flow"]["valid"].as_bool().unwrap());
+    assert!(lines.iter().all(|l| l["flow"].get("grid").is_none()));
+}
+
+#[test]
+fn frames_without_metas_get_bare_lines() {
+    init();
+    let out = scratch_dir("export_bare").join("out.jsonl");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,width=64,height=48 ! \
+         alsexport location={} ! fakesink",
+        out.display()
+    ))
+    .unwrap();
+    run_to_eos(&pipeline);
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.get("flow").is_none() && l.get("faces").is_none())
+    );
+}
+
+#[test]
+fn unwritable_location_is_an_element_error() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=2 ! alsexport location=/nonexistent-dir/out.jsonl ! fakesink",
+    )
+    .unwrap();
+    let err = run_to_error(&pipeline);
+    assert!(err.matches(gst::ResourceError::OpenWrite), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent-dir/out.jsonl"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_location_is_an_element_error() {
+    init();
+    let pipeline = gst::parse::launch("videotestsrc num-buffers=2 ! alsexport ! fakesink").unwrap();
+    let err = run_to_error(&pipeline);
+    assert!(err.to_string().contains("No location"), "{err}");
+}
+
+#[test]
+fn full_disk_is_an_element_error() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=5 ! alsflow ! alsexport location=/dev/full ! fakesink",
+    )
+    .unwrap();
+    let err = run_to_error(&pipeline);
+    assert!(err.matches(gst::ResourceError::NoSpaceLeft), "{err}");
+}
