@@ -9,9 +9,10 @@ use gstals::meta::{Face, FaceMeta, FlowMeta, NormRect};
 use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
 
+/// One buffer out per buffer in: `threads=1` holds no frame back.
 fn harness(props: &str) -> gst_check::Harness {
     init();
-    let mut h = gst_check::Harness::new_parse(&format!("alsflow {props}"));
+    let mut h = gst_check::Harness::new_parse(&format!("alsflow threads=1 {props}"));
     h.play();
     h
 }
@@ -355,4 +356,113 @@ fn every_poly_n_in_range_runs() {
             assert!(push(&mut hn, gray(&a, w, h)).is_valid());
         }
     }
+}
+
+#[test]
+fn threads_hold_frames_back_and_give_the_same_flow() {
+    let (w, h) = (96u32, 64u32);
+    let frames: Vec<Vec<u8>> = (0..6)
+        .map(|i| texture(96, 64, i as f32 * 0.9, i as f32 * 0.4))
+        .collect();
+    let serial: Vec<FlowMeta> = {
+        let mut hn = harness("grid-width=6 grid-height=4");
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+        frames
+            .iter()
+            .map(|f| push(&mut hn, gray(f, w, h)))
+            .collect()
+    };
+
+    init();
+    let mut hn = gst_check::Harness::new_parse("alsflow threads=3 grid-width=6 grid-height=4");
+    hn.play();
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    for f in &frames {
+        assert_eq!(hn.push(gray(f, w, h)), Ok(gst::FlowSuccess::Ok));
+    }
+    assert_eq!(
+        hn.buffers_in_queue(),
+        4,
+        "three threads hold two frames back"
+    );
+    assert!(hn.push_event(gst::event::Eos::new()));
+    assert_eq!(hn.buffers_in_queue(), 6, "EOS sends the held frames on");
+    let parallel: Vec<FlowMeta> = (0..6)
+        .map(|_| FlowMeta::read(&hn.pull().unwrap()).unwrap().unwrap())
+        .collect();
+    assert_eq!(parallel, serial);
+}
+
+#[test]
+fn held_frames_add_to_the_reported_latency() {
+    init();
+    for (threads, frames) in [(1u64, 0u64), (3, 2)] {
+        let mut hn = gst_check::Harness::new_parse(&format!("alsflow threads={threads}"));
+        hn.play();
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, 32, 32));
+        hn.set_upstream_latency(gst::ClockTime::from_mseconds(5));
+        let expected = gst::ClockTime::from_mseconds(5)
+            + gst::ClockTime::SECOND.mul_div_floor(frames, 30).unwrap();
+        assert_eq!(hn.query_latency(), Some(expected), "threads={threads}");
+    }
+}
+
+#[test]
+fn held_frames_leave_before_a_caps_change() {
+    init();
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time ! alsflow threads=2 grid-width=0 grid-height=0 ! \
+         appsink name=out sync=false",
+    )
+    .unwrap();
+    let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+    let src = bin
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let sink = bin
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut pts = gst::ClockTime::ZERO;
+    for (w, h) in [(64u32, 48u32), (64, 48), (64, 48), (32, 24), (32, 24)] {
+        let caps = video_caps(VideoFormat::Gray8, w, h);
+        let mut buffer = gray(&texture(w as usize, h as usize, 0.0, 0.0), w, h);
+        buffer.get_mut().unwrap().set_pts(pts);
+        pts += gst::ClockTime::from_mseconds(33);
+        src.push_sample(&gst::Sample::builder().buffer(&buffer).caps(&caps).build())
+            .unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut sizes = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let s = sample.caps().unwrap().structure(0).unwrap();
+        let meta = FlowMeta::read(sample.buffer().unwrap()).unwrap().unwrap();
+        let caps_size = (
+            s.get::<i32>("width").unwrap() as u32,
+            s.get::<i32>("height").unwrap() as u32,
+        );
+        assert_eq!(
+            (meta.grid_width, meta.grid_height),
+            caps_size,
+            "meta and caps agree"
+        );
+        sizes.push((caps_size, meta.reset_reason));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let start = Some("start".to_string());
+    let caps = Some("caps".to_string());
+    assert_eq!(
+        sizes,
+        vec![
+            ((64, 48), start),
+            ((64, 48), None),
+            ((64, 48), None),
+            ((32, 24), caps),
+            ((32, 24), None)
+        ]
+    );
 }

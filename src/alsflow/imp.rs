@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -13,7 +14,7 @@ use once_cell::sync::Lazy;
 
 use super::FlowRegion;
 use crate::flow::{
-    FarnebackFlow, FarnebackParams, GrayImage, PixelRect, RgbLayout, pool_average, summarize,
+    FarnebackParams, FlowPool, FlowRequest, GrayImage, PendingFlow, PixelRect, RgbLayout,
 };
 use crate::meta::{FaceMeta, FlowMeta, FlowStats, NormRect};
 
@@ -27,6 +28,8 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 
 const DEFAULT_GRID: u32 = 32;
 const MAX_GRID: u32 = 16384;
+/// `threads=0` uses one thread per core, up to this many.
+const AUTO_THREADS_MAX: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -34,6 +37,7 @@ struct Settings {
     grid_width: u32,
     grid_height: u32,
     region: FlowRegion,
+    threads: u32,
 }
 
 impl Default for Settings {
@@ -43,6 +47,7 @@ impl Default for Settings {
             grid_width: DEFAULT_GRID,
             grid_height: DEFAULT_GRID,
             region: FlowRegion::Frame,
+            threads: 0,
         }
     }
 }
@@ -89,17 +94,24 @@ const FORMATS: &[VideoFormat] = &[
     VideoFormat::Abgr,
 ];
 
+/// A buffer waiting for the flow that ends at its frame.
+struct Pending {
+    buffer: gst::Buffer,
+    meta: FlowMeta,
+    flow: Option<PendingFlow>,
+}
+
 struct State {
     info: Option<gst_video::VideoInfo>,
     luma: LumaSource,
-    prev: GrayImage,
-    current: GrayImage,
-    has_prev: bool,
+    prev: Option<Arc<GrayImage>>,
+    /// Gray images to reuse once no pending flow reads them any more.
+    spare: Vec<Arc<GrayImage>>,
     /// Why the next frame has no flow, set when the frame pair is broken.
     reset_reason: Option<&'static str>,
-    flow: FarnebackFlow,
-    grid: Vec<f32>,
-    scratch: Vec<f32>,
+    pool: Option<FlowPool>,
+    /// Buffers in arrival order, held back while their flow is computed.
+    queue: VecDeque<Pending>,
 }
 
 impl Default for State {
@@ -107,13 +119,11 @@ impl Default for State {
         Self {
             info: None,
             luma: LumaSource::FirstPlane,
-            prev: GrayImage::default(),
-            current: GrayImage::default(),
-            has_prev: false,
+            prev: None,
+            spare: Vec::new(),
             reset_reason: Some("start"),
-            flow: FarnebackFlow::default(),
-            grid: Vec::new(),
-            scratch: Vec::new(),
+            pool: None,
+            queue: VecDeque::new(),
         }
     }
 }
@@ -122,8 +132,35 @@ impl State {
     /// Breaks the frame pair. The first reason since the last flow frame wins, so a flush
     /// followed by its segment reads "flush".
     fn reset(&mut self, reason: &'static str) {
-        self.has_prev = false;
+        if let Some(prev) = self.prev.take() {
+            self.spare.push(prev);
+        }
         self.reset_reason.get_or_insert(reason);
+    }
+
+    /// An image to fill with the next frame: a spare one that no pending flow reads any
+    /// more, or a new one.
+    fn blank_image(&mut self) -> Arc<GrayImage> {
+        match self
+            .spare
+            .iter()
+            .position(|img| Arc::strong_count(img) == 1)
+        {
+            Some(i) => self.spare.swap_remove(i),
+            None => Arc::new(GrayImage::default()),
+        }
+    }
+
+    fn recycle(&mut self, image: Arc<GrayImage>) {
+        let keep = self.pool.as_ref().map_or(1, FlowPool::threads) + 2;
+        if self.spare.len() < keep {
+            self.spare.push(image);
+        }
+    }
+
+    /// Frames held back so that consecutive pairs are computed at once.
+    fn held_frames(&self) -> usize {
+        self.pool.as_ref().map_or(0, |pool| pool.threads() - 1)
     }
 }
 
@@ -161,6 +198,77 @@ impl AlsFlow {
             }
             None => full,
         }
+    }
+
+    fn fill_gray(
+        &self,
+        image: &mut GrayImage,
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        luma: LumaSource,
+    ) -> Result<(), gst::FlowError> {
+        let frame =
+            gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).map_err(|_| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("Could not map a frame as {info:?}")
+                );
+                gst::FlowError::Error
+            })?;
+        let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
+        let stride = frame.plane_stride()[0] as usize;
+        let (width, height) = (info.width() as usize, info.height() as usize);
+        match luma {
+            LumaSource::FirstPlane => image.fill_from_luma(plane, stride, width, height),
+            LumaSource::Rgb(layout) => image.fill_from_rgb(plane, stride, width, height, layout),
+        }
+        .map_err(|err| {
+            gst::element_imp_error!(self, gst::StreamError::Format, ("Short frame: {err}"));
+            gst::FlowError::Error
+        })
+    }
+
+    /// Waits for the flow of `pending` and attaches its meta.
+    fn finish(&self, pending: Pending) -> Result<gst::Buffer, gst::FlowError> {
+        let Pending {
+            mut buffer,
+            mut meta,
+            flow,
+        } = pending;
+        if let Some(flow) = flow {
+            let features = flow.wait().map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Failed,
+                    ("OpenCV Farneback flow failed: {err}")
+                );
+                gst::FlowError::Error
+            })?;
+            let s = features.summary;
+            meta.stats = Some(FlowStats {
+                mean: s.mean as f64,
+                max: s.max as f64,
+                p99: s.p99 as f64,
+                mean_direction: s.mean_direction as f64,
+            });
+            meta.grid = features.grid;
+        }
+        meta.attach(buffer.make_mut()).map_err(|err| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to add meta: {err}"));
+            gst::FlowError::Error
+        })?;
+        Ok(buffer)
+    }
+
+    /// Sends every held-back buffer downstream, so that an event keeps its place after them.
+    fn drain(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let pending: Vec<Pending> = self.state.lock().unwrap().queue.drain(..).collect();
+        let src = self.obj().src_pad().clone();
+        for p in pending {
+            src.push(self.finish(p)?)?;
+        }
+        Ok(gst::FlowSuccess::Ok)
     }
 }
 
@@ -249,6 +357,16 @@ impl ObjectImpl for AlsFlow {
                     .blurb("Part of the frame the flow covers")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb(
+                        "Frame pairs computed at once, each on its own thread; N > 1 holds \
+                         N-1 frames back (0: one per core, at most 4)",
+                    )
+                    .maximum(64)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -270,6 +388,7 @@ impl ObjectImpl for AlsFlow {
             "grid-width" => s.grid_width = value.get().expect("type checked upstream"),
             "grid-height" => s.grid_height = value.get().expect("type checked upstream"),
             "region" => s.region = value.get().expect("type checked upstream"),
+            "threads" => s.threads = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
         gst::debug!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
@@ -288,6 +407,7 @@ impl ObjectImpl for AlsFlow {
             "grid-width" => s.grid_width.to_value(),
             "grid-height" => s.grid_height.to_value(),
             "region" => s.region.to_value(),
+            "threads" => s.threads.to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -341,7 +461,25 @@ impl BaseTransformImpl for AlsFlow {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = State::default();
+        let threads = match self.settings.lock().unwrap().threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(AUTO_THREADS_MAX)),
+            n => n as usize,
+        };
+        let pool = FlowPool::new(threads).map_err(|err| {
+            gst::error_msg!(
+                gst::CoreError::Failed,
+                ("Could not start {threads} flow threads: {err}")
+            )
+        })?;
+        gst::debug!(
+            CAT,
+            imp = self,
+            "Computing up to {threads} frame pairs at once"
+        );
+        *self.state.lock().unwrap() = State {
+            pool: Some(pool),
+            ..State::default()
+        };
         Ok(())
     }
 
@@ -351,22 +489,62 @@ impl BaseTransformImpl for AlsFlow {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        let reason = match event.view() {
-            gst::EventView::FlushStop(_) => Some("flush"),
-            gst::EventView::Segment(_) => Some("segment"),
-            gst::EventView::Gap(_) => Some("gap"),
-            _ => None,
-        };
-        if let Some(reason) = reason {
-            gst::debug!(CAT, imp = self, "Restarting the frame pair: {reason}");
-            self.state.lock().unwrap().reset(reason);
+        match event.view() {
+            gst::EventView::FlushStart(_) => self.state.lock().unwrap().queue.clear(),
+            gst::EventView::FlushStop(_) => {
+                let mut state = self.state.lock().unwrap();
+                state.queue.clear();
+                state.reset("flush");
+            }
+            view if event.is_serialized() => {
+                if let Err(err) = self.drain() {
+                    gst::debug!(CAT, imp = self, "Held-back buffers not pushed: {err:?}");
+                }
+                let reason = match view {
+                    gst::EventView::Segment(_) => Some("segment"),
+                    gst::EventView::Gap(_) => Some("gap"),
+                    _ => None,
+                };
+                if let Some(reason) = reason {
+                    gst::debug!(CAT, imp = self, "Restarting the frame pair: {reason}");
+                    self.state.lock().unwrap().reset(reason);
+                }
+            }
+            _ => {}
         }
         self.parent_sink_event(event)
     }
 
-    fn transform_ip(
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if !BaseTransformImplExt::parent_query(self, direction, query) {
+            return false;
+        }
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let state = self.state.lock().unwrap();
+            let held = state.held_frames() as u64;
+            let frame = state.info.as_ref().and_then(|info| {
+                let fps = info.fps();
+                (fps.numer() > 0).then(|| {
+                    gst::ClockTime::SECOND
+                        .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
+                        .unwrap_or(gst::ClockTime::ZERO)
+                })
+            });
+            if let Some(frame) = frame {
+                let extra = frame * held;
+                let (live, min, max) = q.result();
+                q.set(live, min + extra, max.map(|max| max + extra));
+            }
+        }
+        true
+    }
+
+    fn submit_input_buffer(
         &self,
-        buffer: &mut gst::BufferRef,
+        // Base transform's pending *output* discontinuity, which stays set while frames are
+        // held back; the input's own flag is what breaks the pair.
+        _is_discont: bool,
+        buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = *self.settings.lock().unwrap();
         let mut state = self.state.lock().unwrap();
@@ -376,22 +554,22 @@ impl BaseTransformImpl for AlsFlow {
             return Err(gst::FlowError::NotNegotiated);
         };
         let (width, height) = (info.width() as usize, info.height() as usize);
-
         if buffer.flags().contains(gst::BufferFlags::DISCONT) {
             state.reset("discont");
         }
-        if buffer.flags().contains(gst::BufferFlags::GAP) {
+        let gap = buffer.flags().contains(gst::BufferFlags::GAP);
+        if gap {
             state.reset("gap");
         }
 
-        let (region_kind, rect) = self.region(buffer, settings.region, width, height);
+        let (region_kind, rect) = self.region(&buffer, settings.region, width, height);
         let grid_width = match settings.grid_width {
-            0 => rect.width as u32,
-            n => n,
+            0 => rect.width,
+            n => n as usize,
         };
         let grid_height = match settings.grid_height {
-            0 => rect.height as u32,
-            n => n,
+            0 => rect.height,
+            n => n as usize,
         };
         let mut meta = FlowMeta {
             stats: None,
@@ -403,82 +581,59 @@ impl BaseTransformImpl for AlsFlow {
                 width: rect.width as f64 / width as f64,
                 height: rect.height as f64 / height as f64,
             },
-            grid_width,
-            grid_height,
+            grid_width: grid_width as u32,
+            grid_height: grid_height as u32,
             grid: Vec::new(),
         };
 
-        if !buffer.flags().contains(gst::BufferFlags::GAP) {
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
-                |_| {
-                    gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to map frame"));
-                    gst::FlowError::Error
-                },
-            )?;
-            let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-            let stride = frame.plane_stride()[0] as usize;
-            let filled = match state.luma {
-                LumaSource::FirstPlane => {
-                    state.current.fill_from_luma(plane, stride, width, height)
-                }
-                LumaSource::Rgb(layout) => state
-                    .current
-                    .fill_from_rgb(plane, stride, width, height, layout),
+        let mut flow = None;
+        if !gap {
+            let mut image = state.blank_image();
+            let Some(target) = Arc::get_mut(&mut image) else {
+                unreachable!("blank images have no other owner");
             };
-            filled.map_err(|err| {
-                gst::element_imp_error!(self, gst::StreamError::Format, ("Short frame: {err}"));
-                gst::FlowError::Error
-            })?;
-            drop(frame);
-
-            if state.has_prev {
-                let field = state
-                    .flow
-                    .compute(&state.prev, &state.current, rect, &settings.params)
-                    .map_err(|err| {
-                        gst::element_imp_error!(
-                            self,
-                            gst::LibraryError::Failed,
-                            ("OpenCV Farneback flow failed: {err}")
-                        );
-                        gst::FlowError::Error
-                    })?;
-                pool_average(
-                    field.magnitude,
-                    field.width,
-                    field.height,
-                    grid_width as usize,
-                    grid_height as usize,
-                    &mut state.grid,
-                );
-                let summary = summarize(field.magnitude, field.flow_xy, &mut state.scratch);
-                meta.stats = Some(FlowStats {
-                    mean: summary.mean as f64,
-                    max: summary.max as f64,
-                    p99: summary.p99 as f64,
-                    mean_direction: summary.mean_direction as f64,
-                });
-                meta.grid = std::mem::take(&mut state.grid);
+            self.fill_gray(target, &buffer, &info, state.luma)?;
+            if let Some(prev) = state.prev.take() {
+                let Some(pool) = state.pool.as_ref() else {
+                    return Err(gst::FlowError::Flushing);
+                };
+                flow = Some(pool.submit(FlowRequest {
+                    prev: prev.clone(),
+                    next: image.clone(),
+                    rect,
+                    params: settings.params,
+                    grid_width,
+                    grid_height,
+                }));
+                state.recycle(prev);
             }
-            std::mem::swap(&mut state.prev, &mut state.current);
+            state.prev = Some(image);
         }
-
-        if meta.stats.is_none() {
+        if flow.is_none() {
             meta.reset_reason = Some(state.reset_reason.unwrap_or("start").to_string());
         }
-        if !buffer.flags().contains(gst::BufferFlags::GAP) {
-            state.has_prev = true;
+        if !gap {
             state.reset_reason = None;
         }
-        meta.attach(buffer).map_err(|err| {
-            gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to add meta: {err}"));
-            gst::FlowError::Error
-        })?;
-        if meta.stats.is_some() {
-            // Hand the grid's storage back for the next frame.
-            state.grid = meta.grid;
-        }
+        state.queue.push_back(Pending { buffer, meta, flow });
         Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn generate_output(
+        &self,
+    ) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+        use gst_base::subclass::base_transform::GenerateOutputSuccess;
+        let pending = {
+            let mut state = self.state.lock().unwrap();
+            if state.queue.len() <= state.held_frames() {
+                return Ok(GenerateOutputSuccess::NoOutput);
+            }
+            state.queue.pop_front()
+        };
+        match pending {
+            Some(pending) => Ok(GenerateOutputSuccess::Buffer(self.finish(pending)?)),
+            None => Ok(GenerateOutputSuccess::NoOutput),
+        }
     }
 }
 

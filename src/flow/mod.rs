@@ -6,8 +6,10 @@
 
 mod farneback;
 mod gray;
+mod pool;
 mod stats;
 
 pub use farneback::{FarnebackFlow, FarnebackParams, FlowField};
 pub use gray::{GrayImage, PixelRect, RgbLayout};
+pub use pool::{FlowFeatures, FlowPool, FlowRequest, FlowWorkspace, PendingFlow};
 pub use stats::{FlowSummary, pool_average, summarize};

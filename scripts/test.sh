@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints and every test. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test
