@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The PyGObject test loads target/debug/libgstals.so, which `cargo test` alone does not link.
+cargo build --lib
 cargo test

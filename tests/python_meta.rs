@@ -11,7 +11,8 @@ fn python_reads_the_flow_meta() {
     let plugin_dir = common::target_dir();
     assert!(
         plugin_dir.join("libgstals.so").exists(),
-        "cargo builds libgstals.so beside the tests"
+        "{} is missing: run `cargo build --lib` first (scripts/test.sh does)",
+        plugin_dir.join("libgstals.so").display()
     );
     // Debian's interpreter: it is the one with python3-gi.
     let output = Command::new("/usr/bin/python3")
