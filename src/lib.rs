@@ -14,6 +14,7 @@ mod alsexport;
 mod alsflow;
 pub mod flow;
 pub mod jsonl;
+pub mod mesh;
 pub mod meta;
 
 pub use alsflow::FlowRegion;
