@@ -282,6 +282,7 @@ mod tests {
                     height: 0.25,
                 },
                 landmarks: vec![[0.5, 0.25, -0.125]],
+                ..Default::default()
             }],
             fresh: false,
         };

@@ -16,6 +16,7 @@ pub mod flow;
 pub mod jsonl;
 pub mod mesh;
 pub mod meta;
+pub mod synthetic;
 
 pub use alsflow::FlowRegion;
 

@@ -229,6 +229,17 @@ impl FlowMeta {
     }
 }
 
+/// A rotated rectangle: centre and size in fractions of the frame (width of the frame
+/// width, height of its height), rotation in radians, clockwise on screen.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NormRotatedRect {
+    pub cx: f32,
+    pub cy: f32,
+    pub width: f32,
+    pub height: f32,
+    pub rotation: f32,
+}
+
 /// One tracked face, as `alsmesh` found it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Face {
@@ -238,6 +249,8 @@ pub struct Face {
     pub presence_score: f32,
     /// Axis-aligned box around the landmarks.
     pub bbox: NormRect,
+    /// The rotated square the landmarks were computed in.
+    pub roi: NormRotatedRect,
     /// `LANDMARKS_PER_FACE` points: x, y as fractions of the frame, z on the scale of x.
     pub landmarks: Vec<[f32; 3]>,
 }
@@ -256,11 +269,14 @@ impl FaceMeta {
         let n = self.faces.len();
         let mut boxes = Vec::with_capacity(n * 4);
         let mut scores = Vec::with_capacity(n * 2);
+        let mut rois = Vec::with_capacity(n * 5);
         let mut landmarks = Vec::with_capacity(n * LANDMARKS_PER_FACE * 3);
         for face in &self.faces {
             let b = face.bbox;
             boxes.extend([b.x, b.y, b.width, b.height].map(|v| v as f32));
             scores.extend([face.detection_score, face.presence_score]);
+            let r = face.roi;
+            rois.extend([r.cx, r.cy, r.width, r.height, r.rotation]);
             landmarks.extend(face.landmarks.iter().flatten());
         }
         let ids = gst::Array::new(self.faces.iter().map(|f| f.id));
@@ -271,6 +287,7 @@ impl FaceMeta {
         s.set("ids", ids);
         s.set("boxes", f32_bytes(&boxes));
         s.set("scores", f32_bytes(&scores));
+        s.set("rois", f32_bytes(&rois));
         s.set("landmarks-per-face", LANDMARKS_PER_FACE as u32);
         s.set("landmarks", f32_bytes(&landmarks));
         Ok(())
@@ -294,6 +311,7 @@ impl FaceMeta {
         }
         let boxes = f32_field(s, "boxes", n * 4)?;
         let scores = f32_field(s, "scores", n * 2)?;
+        let rois = f32_field(s, "rois", n * 5)?;
         let landmarks = f32_field(s, "landmarks", n * per_face * 3)?;
         let mut faces = Vec::with_capacity(n);
         for (i, id) in ids.iter().enumerate() {
@@ -309,6 +327,13 @@ impl FaceMeta {
                     y: b[1] as f64,
                     width: b[2] as f64,
                     height: b[3] as f64,
+                },
+                roi: NormRotatedRect {
+                    cx: rois[i * 5],
+                    cy: rois[i * 5 + 1],
+                    width: rois[i * 5 + 2],
+                    height: rois[i * 5 + 3],
+                    rotation: rois[i * 5 + 4],
                 },
                 landmarks: landmarks[i * per_face * 3..(i + 1) * per_face * 3]
                     .chunks_exact(3)
@@ -390,6 +415,13 @@ mod tests {
                 y: 0.25,
                 width: 0.5,
                 height: 0.5,
+            },
+            roi: NormRotatedRect {
+                cx: 0.375,
+                cy: 0.5,
+                width: 0.75,
+                height: 1.0,
+                rotation: -0.25,
             },
             landmarks: (0..LANDMARKS_PER_FACE)
                 .map(|i| [i as f32 / 1000.0, 0.5, -0.01 * id as f32])

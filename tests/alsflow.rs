@@ -238,6 +238,7 @@ fn with_face(mut buffer: gst::Buffer, bbox: NormRect) -> gst::Buffer {
             presence_score: 0.9,
             bbox,
             landmarks: vec![[0.5, 0.5, 0.0]; gstals::meta::LANDMARKS_PER_FACE],
+            ..Default::default()
         }],
         fresh: true,
     };
