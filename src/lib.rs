@@ -12,6 +12,7 @@ use gst::glib;
 
 mod alsexport;
 mod alsflow;
+mod alsmesh;
 pub mod flow;
 pub mod jsonl;
 pub mod mesh;
@@ -23,6 +24,7 @@ pub use alsflow::FlowRegion;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     alsflow::register(plugin)?;
+    alsmesh::register(plugin)?;
     alsexport::register(plugin)?;
 
     Ok(())

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MPL-2.0
+
+/**
+ * element-alsmesh:
+ *
+ * Finds faces and attaches the 468 MediaPipe Face Mesh landmarks of each, with the semantics
+ * of MediaPipe 0.10.21: BlazeFace (short range) finds a face, the landmark model then tracks
+ * it from frame to frame, and the detector runs again only when fewer faces than
+ * `max-faces` are tracked. Both networks run on ONNX Runtime.
+ *
+ * Each buffer gets a `GstAlsFaceMeta` (ids, scores, boxes, rotated ROIs and landmarks; an
+ * empty list when the frame has no face) and one standard `GstVideoRegionOfInterestMeta`
+ * of type "face" per face, so existing ROI consumers see the faces too.
+ *
+ * The models come from `scripts/build-models.sh` and ONNX Runtime from
+ * `scripts/fetch-onnxruntime.sh`; the element finds both where the project's setup put them
+ * (or where `meson install` installed them) unless `model-dir` / `ort-library` (or the
+ * `ORT_DYLIB_PATH` environment variable) say otherwise.
+ *
+ * ## Example launch line
+ * ```bash
+ * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! alsmesh ! \
+ *     alsflow region=face ! alsexport location=out.jsonl ! fakesink
+ * ```
+ */
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct AlsMesh(ObjectSubclass<imp::AlsMesh>)
+        @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "alsmesh",
+        gst::Rank::NONE,
+        AlsMesh::static_type(),
+    )
+}
