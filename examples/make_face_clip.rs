@@ -6,7 +6,7 @@
 //! geometry is printed on stdout as `WIDTHxHEIGHTxFRAMES`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gstals::synthetic::{Photo, Scenario, render};
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn write_clip(photo: &PathBuf, scenario: Scenario, out: &PathBuf) -> Result<(), String> {
+fn write_clip(photo: &Path, scenario: Scenario, out: &Path) -> Result<(), String> {
     let photo = Photo::load(photo).map_err(|e| e.to_string())?;
     let (w, h, frames) = scenario.geometry();
     let mut file = std::io::BufWriter::new(

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# The main job: builds the plugin, generates a sample clip and runs the analysis pipeline
-# over it, leaving the results in output/.
+# The main job: sets up what is missing, builds the plugin, generates a synthetic face clip
+# and runs face mesh + face-region optical flow over it, leaving the results in output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cargo build --release --lib
+./scripts/fetch-onnxruntime.sh
+./scripts/build-models.sh
+./scripts/fetch-face-photo.sh
+cargo build --release --lib --example make_face_clip
 source scripts/env.sh
 
-./scripts/make-sample.sh output/sample.mp4
-gst-launch-1.0 -q filesrc location=output/sample.mp4 ! decodebin ! videoconvert \
-  ! alsflow grid-width=16 grid-height=12 \
-  ! alsexport location=output/flow.jsonl flow-grid=true \
+./scripts/make-sample.sh output/face.mp4
+gst-launch-1.0 -q filesrc location=output/face.mp4 ! decodebin ! videoconvert \
+  ! alsmesh ! alsflow region=face grid-width=16 grid-height=16 \
+  ! alsexport location=output/face.jsonl flow-grid=true \
   ! fakesink
 
-frames=$(wc -l < output/flow.jsonl)
-with_flow=$(grep -c '"valid":true' output/flow.jsonl || true)
-echo "run-main: output/flow.jsonl holds $frames frames, $with_flow with optical flow"
-[ "$frames" -gt 0 ] && [ "$with_flow" -eq $((frames - 1)) ]
+frames=$(wc -l < output/face.jsonl)
+with_face=$(grep -c '"faces":\[{' output/face.jsonl || true)
+with_flow=$(grep -c '"valid":true' output/face.jsonl || true)
+echo "run-main: output/face.mp4 (synthetic clip) -> output/face.jsonl: $frames frames," \
+  "$with_face with a face, $with_flow with face-region optical flow"
+[ "$frames" -gt 0 ] && [ "$with_face" -eq "$frames" ] && [ "$with_flow" -eq $((frames - 1)) ]

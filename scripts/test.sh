@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+./scripts/fetch-onnxruntime.sh
+./scripts/build-models.sh
+./scripts/fetch-face-photo.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # The PyGObject test loads target/debug/libgstals.so, which `cargo test` alone does not link.

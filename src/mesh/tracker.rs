@@ -137,7 +137,8 @@ impl FaceTracker {
                 ));
             }
             let presence = sigmoid(logit);
-            if !(presence >= settings.min_tracking_confidence) {
+            // A NaN presence (broken model output) drops the face too.
+            if presence.is_nan() || presence < settings.min_tracking_confidence {
                 continue;
             }
             let side = LANDMARK_SIDE as f64;

@@ -155,3 +155,106 @@ pub fn video_caps(format: gst_video::VideoFormat, width: u32, height: u32) -> gs
         .framerate(gst::Fraction::new(30, 1))
         .build()
 }
+
+/// The appsink named `out` of `pipeline`.
+pub fn appsink(pipeline: &gst::Element) -> gst_app::AppSink {
+    pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("out"))
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("pipeline has an appsink named out")
+}
+
+/// Project files the face tests need, made by the setup scripts.
+pub fn asset(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch-onnxruntime.sh, scripts/build-models.sh and \
+         scripts/fetch-face-photo.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// The frames of a synthetic face clip, packed RGB.
+pub fn face_clip(scenario: gstals::synthetic::Scenario) -> (u32, u32, Vec<Vec<u8>>) {
+    let photo = gstals::synthetic::Photo::load(&asset("third_party/photos/astronaut.png"))
+        .expect("photo loads");
+    let (w, h, n) = scenario.geometry();
+    let frames = (0..n)
+        .map(|i| gstals::synthetic::render(&photo, scenario, i).expect("frame renders"))
+        .collect();
+    (w as u32, h as u32, frames)
+}
+
+/// Pushes `frames` (packed `format` at `width` x `height`, 30 fps) through
+/// `appsrc ! {elements} ! appsink` and returns the buffers that come out.
+pub fn run_frames(
+    elements: &str,
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    frames: &[Vec<u8>],
+) -> Result<Vec<gst::Buffer>, glib::Error> {
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time ! {elements} ! appsink name=out sync=false"
+    ))
+    .expect("pipeline parses");
+    let bin = pipeline.downcast_ref::<gst::Bin>().expect("bin");
+    let src = bin
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("appsrc");
+    let sink = bin
+        .by_name("out")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("appsink");
+    src.set_caps(Some(&video_caps(format, width, height)));
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .build()
+        .expect("video info");
+    if let Err(err) = pipeline.set_state(gst::State::Playing) {
+        let msg = pipeline
+            .bus()
+            .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]));
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Error(e)) => e.error(),
+            _ => glib::Error::new(gst::CoreError::StateChange, &err.to_string()),
+        });
+    }
+    let frame_time = gst::ClockTime::SECOND / 30;
+    for (i, data) in frames.iter().enumerate() {
+        let mut buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+        {
+            let b = buffer.get_mut().expect("writable");
+            b.set_pts(frame_time * i as u64);
+            b.set_duration(frame_time);
+            let mut frame =
+                gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).expect("maps");
+            let stride = frame.plane_stride()[0] as usize;
+            let row = data.len() / height as usize;
+            let plane = frame.plane_data_mut(0).expect("plane");
+            for (dst, src) in plane.chunks_mut(stride).zip(data.chunks(row)) {
+                dst[..row].copy_from_slice(src);
+            }
+        }
+        if src.push_buffer(buffer).is_err() {
+            break;
+        }
+    }
+    let _ = src.end_of_stream();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        out.push(sample.buffer_owned().expect("buffer"));
+    }
+    let error = pipeline
+        .bus()
+        .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]));
+    let _ = pipeline.set_state(gst::State::Null);
+    if let Some(gst::MessageView::Error(e)) = error.as_ref().map(|m| m.view()) {
+        return Err(e.error());
+    }
+    Ok(out)
+}

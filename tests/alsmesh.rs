@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MPL-2.0
+
+mod common;
+
+use common::{asset, face_clip, init, run_frames, scratch_dir};
+use gst_video::VideoFormat;
+use gstals::meta::{FaceMeta, FlowMeta, LANDMARKS_PER_FACE};
+use gstals::synthetic::Scenario;
+
+fn faces(buffers: &[gst::Buffer]) -> Vec<FaceMeta> {
+    buffers
+        .iter()
+        .map(|b| {
+            FaceMeta::read(b)
+                .expect("face meta on every frame")
+                .expect("well formed")
+        })
+        .collect()
+}
+
+/// Per-frame mean and maximum landmark error in pixels against MediaPipe's own output.
+#[test]
+fn landmarks_match_mediapipe() {
+    init();
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(asset("tests/goldens/face_mesh.json")).unwrap(),
+    )
+    .unwrap();
+    let golden_frames = golden["frames"].as_array().unwrap();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let frames = &frames[..golden_frames.len()];
+    let out = run_frames("alsmesh", VideoFormat::Rgb, w, h, frames).unwrap();
+    let metas = faces(&out);
+    assert_eq!(metas.len(), golden_frames.len());
+    let (mut worst_mean, mut worst) = (0f64, 0f64);
+    for (i, (meta, expected)) in metas.iter().zip(golden_frames).enumerate() {
+        let expected = expected
+            .as_array()
+            .expect("MediaPipe found the face in every frame");
+        assert_eq!(meta.faces.len(), 1, "frame {i}");
+        let face = &meta.faces[0];
+        assert_eq!(face.landmarks.len(), LANDMARKS_PER_FACE);
+        let errors: Vec<f64> = face
+            .landmarks
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let gx = expected[2 * k].as_f64().unwrap();
+                let gy = expected[2 * k + 1].as_f64().unwrap();
+                (p[0] as f64 * w as f64 - gx).hypot(p[1] as f64 * h as f64 - gy)
+            })
+            .collect();
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        let max = errors.iter().copied().fold(0.0, f64::max);
+        assert!(
+            mean <= 0.5 && max <= 2.0,
+            "frame {i}: mean {mean:.3} px, max {max:.3} px"
+        );
+        worst_mean = worst_mean.max(mean);
+        worst = worst.max(max);
+    }
+    println!(
+        "landmarks vs MediaPipe: worst frame mean {worst_mean:.4} px, worst point {worst:.4} px"
+    );
+}
+
+#[test]
+fn frames_without_a_face_say_so() {
+    init();
+    let blank = vec![vec![90u8; 320 * 240 * 3]; 3];
+    let out = run_frames("alsmesh", VideoFormat::Rgb, 320, 240, &blank).unwrap();
+    let metas = faces(&out);
+    assert_eq!(metas.len(), 3);
+    assert!(metas.iter().all(|m| m.faces.is_empty() && m.fresh));
+    assert!(
+        out.iter()
+            .all(|b| b.meta::<gst_video::VideoRegionOfInterestMeta>().is_none())
+    );
+}
+
+#[test]
+fn test_pattern_has_no_face() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=BGRx,width=320,height=240 ! alsmesh ! \
+         appsink name=out sync=false",
+    )
+    .unwrap();
+    let sink = common::appsink(&pipeline);
+    use gst::prelude::*;
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut n = 0;
+    while let Ok(sample) = sink.pull_sample() {
+        let meta = FaceMeta::read(sample.buffer().unwrap()).unwrap().unwrap();
+        assert!(meta.faces.is_empty());
+        n += 1;
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn a_face_that_leaves_and_returns_gets_a_new_id() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::LeaveAndReturn);
+    let out = run_frames("alsmesh", VideoFormat::Rgb, w, h, &frames).unwrap();
+    let metas = faces(&out);
+    let counts: Vec<usize> = metas.iter().map(|m| m.faces.len()).collect();
+    assert_eq!(counts[0], 1, "{counts:?}");
+    assert_eq!(
+        counts[30], 0,
+        "the face is out of the frame at 30: {counts:?}"
+    );
+    assert_eq!(*counts.last().unwrap(), 1, "{counts:?}");
+    let first_id = metas[0].faces[0].id;
+    assert!(
+        metas[..5].iter().all(|m| m.faces[0].id == first_id),
+        "stable while tracked"
+    );
+    assert_ne!(metas.last().unwrap().faces[0].id, first_id);
+}
+
+#[test]
+fn max_faces_limits_the_faces_found() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::TwoFaces);
+    for (max_faces, expected) in [(1, 1), (2, 2)] {
+        let out = run_frames(
+            &format!("alsmesh max-faces={max_faces}"),
+            VideoFormat::Rgb,
+            w,
+            h,
+            &frames,
+        )
+        .unwrap();
+        let metas = faces(&out);
+        for m in &metas {
+            assert_eq!(m.faces.len(), expected, "max-faces={max_faces}");
+        }
+        if expected == 2 {
+            let f = &metas.last().unwrap().faces;
+            assert_ne!(f[0].id, f[1].id);
+            let centres: Vec<f64> = f.iter().map(|f| f.bbox.x + f.bbox.width / 2.0).collect();
+            assert!(
+                (centres[0] - centres[1]).abs() > 0.3,
+                "two separate faces: {centres:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn inference_interval_carries_faces_over() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let out = run_frames(
+        "alsmesh inference-interval=3",
+        VideoFormat::Rgb,
+        w,
+        h,
+        &frames[..7],
+    )
+    .unwrap();
+    let metas = faces(&out);
+    let fresh: Vec<bool> = metas.iter().map(|m| m.fresh).collect();
+    assert_eq!(fresh, [true, false, false, true, false, false, true]);
+    assert_eq!(metas[1].faces, metas[0].faces);
+    assert_ne!(metas[3].faces, metas[0].faces, "the face moved by frame 3");
+}
+
+#[test]
+fn every_rgb_layout_finds_the_same_face() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let rgb = &frames[..2];
+    let reference = faces(&run_frames("alsmesh", VideoFormat::Rgb, w, h, rgb).unwrap());
+    for format in ["BGRx", "RGBA", "xBGR"] {
+        let out = run_frames(
+            &format!("videoconvert ! video/x-raw,format={format} ! alsmesh"),
+            VideoFormat::Rgb,
+            w,
+            h,
+            rgb,
+        )
+        .unwrap();
+        let metas = faces(&out);
+        for (a, b) in metas.iter().zip(&reference) {
+            let (pa, pb) = (&a.faces[0].landmarks, &b.faces[0].landmarks);
+            let max = pa
+                .iter()
+                .zip(pb)
+                .map(|(p, q)| ((p[0] - q[0]) * w as f32).hypot((p[1] - q[1]) * h as f32))
+                .fold(0f32, f32::max);
+            assert!(max < 0.01, "{format}: {max} px");
+        }
+    }
+}
+
+#[test]
+fn tiny_and_huge_frames_do_not_fail() {
+    init();
+    for (w, h) in [(1u32, 1u32), (16, 16), (3840, 2160)] {
+        let frames = vec![vec![120u8; (w * h * 3) as usize]; 2];
+        let out = run_frames("alsmesh", VideoFormat::Rgb, w, h, &frames).unwrap();
+        assert_eq!(out.len(), 2, "{w}x{h}");
+        assert!(faces(&out).iter().all(|m| m.faces.is_empty()));
+    }
+}
+
+#[test]
+fn faces_come_with_standard_roi_metas() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let out = run_frames("alsmesh", VideoFormat::Rgb, w, h, &frames[..1]).unwrap();
+    let face = &faces(&out)[0].faces[0];
+    let roi = out[0]
+        .meta::<gst_video::VideoRegionOfInterestMeta>()
+        .expect("ROI meta");
+    assert_eq!(roi.roi_type(), "face");
+    let (x, y, rw, rh) = roi.rect();
+    assert!((x as f64 - face.bbox.x * w as f64).abs() <= 1.0);
+    assert!((y as f64 - face.bbox.y * h as f64).abs() <= 1.0);
+    assert!(rw > 50 && rh > 50);
+    let param = roi.param("face").expect("face parameters");
+    assert_eq!(param.get::<u32>("id").unwrap(), face.id);
+}
+
+#[test]
+fn alsflow_uses_the_mesh_face_box() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let out = run_frames(
+        "alsmesh ! alsflow region=face threads=1",
+        VideoFormat::Rgb,
+        w,
+        h,
+        &frames[..3],
+    )
+    .unwrap();
+    for b in &out[1..] {
+        let face = &FaceMeta::read(b).unwrap().unwrap().faces[0];
+        let flow = FlowMeta::read(b).unwrap().unwrap();
+        assert_eq!(flow.region_kind, "face");
+        assert!((flow.region.x - face.bbox.x).abs() < 2.0 / w as f64);
+        assert!((flow.region.width - face.bbox.width).abs() < 3.0 / w as f64);
+        assert!(flow.is_valid());
+    }
+}
+
+#[test]
+fn alsexport_writes_faces_in_pixels() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let path = scratch_dir("mesh_export").join("out.jsonl");
+    let out = run_frames(
+        &format!("alsmesh ! alsexport location={}", path.display()),
+        VideoFormat::Rgb,
+        w,
+        h,
+        &frames[..2],
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let meta = &faces(&out)[1].faces[0];
+    let face = &lines[1]["faces"][0];
+    assert_eq!(face["id"].as_u64(), Some(meta.id as u64));
+    let landmarks = face["landmarks"].as_array().unwrap();
+    assert_eq!(landmarks.len(), LANDMARKS_PER_FACE);
+    let x = landmarks[1][0].as_f64().unwrap();
+    assert!((x - meta.landmarks[1][0] as f64 * w as f64).abs() < 1e-3);
+    let b = face["box"].as_array().unwrap();
+    assert!((b[2].as_f64().unwrap() - meta.bbox.width * w as f64).abs() < 1e-3);
+}
+
+#[test]
+fn missing_model_dir_is_a_clear_error() {
+    init();
+    let err = run_frames(
+        "alsmesh model-dir=/nonexistent/models",
+        VideoFormat::Rgb,
+        64,
+        64,
+        &[vec![0; 64 * 64 * 3]],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("/nonexistent/models") && text.contains("build-models.sh"),
+        "{text}"
+    );
+}
+
+#[test]
+fn corrupt_model_is_a_clear_error() {
+    init();
+    let dir = scratch_dir("corrupt_model");
+    std::fs::copy(
+        asset("third_party/models/face_detection_short_range.onnx"),
+        dir.join("face_detection_short_range.onnx"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("face_landmark.onnx"), b"not a model").unwrap();
+    let err = run_frames(
+        &format!("alsmesh model-dir={}", dir.display()),
+        VideoFormat::Rgb,
+        64,
+        64,
+        &[vec![0; 64 * 64 * 3]],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("face_landmark.onnx"), "{text}");
+}
