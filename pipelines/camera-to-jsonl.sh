@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# A V4L2 camera -> JSON Lines file, until interrupted (Ctrl-C sends EOS with -e).
+# Usage: pipelines/camera-to-jsonl.sh OUTPUT.jsonl [/dev/video0]
+set -euo pipefail
+source "$(dirname "$0")/../scripts/env.sh"
+exec gst-launch-1.0 -e v4l2src device="${2:-/dev/video0}" ! videoconvert \
+  ! alsmesh ! alsflow region=face ! alsexport location="${1:?output .jsonl}" ! fakesink

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Any video file -> face landmarks and face-region optical flow as JSON Lines.
+# Usage: pipelines/file-to-jsonl.sh INPUT OUTPUT.jsonl   (after ./scripts/run-main.sh)
+set -euo pipefail
+source "$(dirname "$0")/../scripts/env.sh"
+exec gst-launch-1.0 -e filesrc location="${1:?input video}" ! decodebin ! videoconvert \
+  ! alsmesh ! alsflow region=face ! alsexport location="${2:?output .jsonl}" ! fakesink
