@@ -75,9 +75,19 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |p| p.get())
     );
     println!("{:<44} {:>9} {:>10}", "case", "fps", "x decode");
-    println!("{:<44} {:>9.1} {:>10.3}", "H.264 decode + convert (baseline)", decode, 1.0);
-    println!("{:<44} {:>9.1} {:>10.3}", "raw RGB read (baseline)", raw_read, raw_read / decode);
-    let queued = fps(run(&format!("{decoded} ! queue ! alsmesh threads=1 ! fakesink")));
+    println!(
+        "{:<44} {:>9.1} {:>10.3}",
+        "H.264 decode + convert (baseline)", decode, 1.0
+    );
+    println!(
+        "{:<44} {:>9.1} {:>10.3}",
+        "raw RGB read (baseline)",
+        raw_read,
+        raw_read / decode
+    );
+    let queued = fps(run(&format!(
+        "{decoded} ! queue ! alsmesh threads=1 ! fakesink"
+    )));
     println!(
         "{:<44} {:>9.1} {:>10.3}",
         "decode ! queue ! alsmesh threads=1",
@@ -85,8 +95,12 @@ fn main() {
         queued / decode
     );
     for threads in [1, 2] {
-        let with_decode = fps(run(&format!("{decoded} ! alsmesh threads={threads} ! fakesink")));
-        let alone = fps(run(&format!("{raw_src} ! alsmesh threads={threads} ! fakesink")));
+        let with_decode = fps(run(&format!(
+            "{decoded} ! alsmesh threads={threads} ! fakesink"
+        )));
+        let alone = fps(run(&format!(
+            "{raw_src} ! alsmesh threads={threads} ! fakesink"
+        )));
         println!(
             "{:<44} {:>9.1} {:>10.3}",
             format!("decode + alsmesh threads={threads}"),

@@ -316,3 +316,31 @@ fn corrupt_model_is_a_clear_error() {
     let text = err.to_string();
     assert!(text.contains("face_landmark.onnx"), "{text}");
 }
+
+#[test]
+fn resolution_change_mid_stream_restarts_tracking() {
+    init();
+    let mut h = gst_check::Harness::new_parse("alsmesh");
+    h.play();
+    let mut push = |scenario: Scenario, format: VideoFormat| {
+        let (w, hh, frames) = face_clip(scenario);
+        h.set_src_caps(common::video_caps(format, w, hh));
+        let buffer = common::packed_buffer(&frames[0], format, w, hh);
+        let out = h.push_and_pull(buffer).expect("buffer passes");
+        (w, hh, FaceMeta::read(&out).unwrap().unwrap())
+    };
+    let (_, _, big) = push(Scenario::Face, VideoFormat::Rgb);
+    assert_eq!(big.faces.len(), 1);
+    let (w, hh, small) = push(Scenario::LeaveAndReturn, VideoFormat::Rgb);
+    assert_eq!((w, hh), (320, 240));
+    assert_eq!(small.faces.len(), 1);
+    let b = small.faces[0].bbox;
+    assert!(
+        b.x >= 0.0 && b.x + b.width <= 1.05 && b.width > 0.2,
+        "{b:?}"
+    );
+    assert_ne!(
+        small.faces[0].id, big.faces[0].id,
+        "tracking restarted at the new size"
+    );
+}

@@ -188,6 +188,30 @@ pub fn face_clip(scenario: gstals::synthetic::Scenario) -> (u32, u32, Vec<Vec<u8
     (w as u32, h as u32, frames)
 }
 
+/// A buffer holding one packed frame (`data` without row padding) of `format`.
+pub fn packed_buffer(
+    data: &[u8],
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+) -> gst::Buffer {
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .build()
+        .expect("video info");
+    let mut buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+    {
+        let b = buffer.get_mut().expect("writable");
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).expect("maps");
+        let stride = frame.plane_stride()[0] as usize;
+        let row = data.len() / height as usize;
+        let plane = frame.plane_data_mut(0).expect("plane");
+        for (dst, src) in plane.chunks_mut(stride).zip(data.chunks(row)) {
+            dst[..row].copy_from_slice(src);
+        }
+    }
+    buffer
+}
+
 /// Pushes `frames` (packed `format` at `width` x `height`, 30 fps) through
 /// `appsrc ! {elements} ! appsink` and returns the buffers that come out.
 pub fn run_frames(
@@ -211,9 +235,6 @@ pub fn run_frames(
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .expect("appsink");
     src.set_caps(Some(&video_caps(format, width, height)));
-    let info = gst_video::VideoInfo::builder(format, width, height)
-        .build()
-        .expect("video info");
     if let Err(err) = pipeline.set_state(gst::State::Playing) {
         let msg = pipeline
             .bus()
@@ -226,19 +247,11 @@ pub fn run_frames(
     }
     let frame_time = gst::ClockTime::SECOND / 30;
     for (i, data) in frames.iter().enumerate() {
-        let mut buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+        let mut buffer = packed_buffer(data, format, width, height);
         {
             let b = buffer.get_mut().expect("writable");
             b.set_pts(frame_time * i as u64);
             b.set_duration(frame_time);
-            let mut frame =
-                gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).expect("maps");
-            let stride = frame.plane_stride()[0] as usize;
-            let row = data.len() / height as usize;
-            let plane = frame.plane_data_mut(0).expect("plane");
-            for (dst, src) in plane.chunks_mut(stride).zip(data.chunks(row)) {
-                dst[..row].copy_from_slice(src);
-            }
         }
         if src.push_buffer(buffer).is_err() {
             break;
