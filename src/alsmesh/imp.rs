@@ -358,8 +358,10 @@ impl BaseTransformImpl for AlsMesh {
         &self,
         buffer: &mut gst::BufferRef,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let tracker_settings = self.settings.lock().unwrap().tracker;
-        let interval = self.settings.lock().unwrap().inference_interval;
+        let (tracker_settings, interval) = {
+            let s = self.settings.lock().unwrap();
+            (s.tracker, s.inference_interval)
+        };
         let mut guard = self.state.lock().unwrap();
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
