@@ -5,9 +5,12 @@
 //!
 //! `cargo bench --bench alsflow` (set ALS_BENCH_FRAMES to change the clip length).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::run;
 use gst::prelude::*;
 use gst_video::prelude::*;
 use opencv::core::{Mat, Vector};
@@ -17,23 +20,6 @@ fn frames() -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(120)
-}
-
-fn run(launch: &str) -> f64 {
-    let pipeline = gst::parse::launch(launch).expect("pipeline parses");
-    let start = Instant::now();
-    pipeline.set_state(gst::State::Playing).expect("plays");
-    let bus = pipeline.bus().expect("bus");
-    for msg in bus.iter_timed(gst::ClockTime::NONE) {
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(err) => panic!("{launch}: {}", err.error()),
-            _ => {}
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    pipeline.set_state(gst::State::Null).expect("stops");
-    secs
 }
 
 fn make_clip(dir: &Path, n: u32) -> PathBuf {

@@ -6,30 +6,14 @@
 //! `cargo bench --bench alsmesh` after scripts/fetch-onnxruntime.sh, build-models.sh and
 //! fetch-face-photo.sh.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+mod common;
 
-use gst::prelude::*;
+use std::path::{Path, PathBuf};
+
+use common::run;
 use gstals::synthetic::{Photo, Scenario, render};
 
 const LOOPS: usize = 4;
-
-fn run(launch: &str) -> f64 {
-    let pipeline = gst::parse::launch(launch).expect("pipeline parses");
-    let start = Instant::now();
-    pipeline.set_state(gst::State::Playing).expect("plays");
-    let bus = pipeline.bus().expect("bus");
-    for msg in bus.iter_timed(gst::ClockTime::NONE) {
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(err) => panic!("{launch}: {}", err.error()),
-            _ => {}
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    pipeline.set_state(gst::State::Null).expect("stops");
-    secs
-}
 
 /// The face clip played `LOOPS` times, as raw RGB frames in one file.
 fn make_raw_clip(dir: &Path) -> (PathBuf, usize) {

@@ -21,6 +21,20 @@ pub mod synthetic;
 
 pub use alsflow::FlowRegion;
 
+/// The always-present `src` and `sink` templates of a filter with the same caps on both.
+fn filter_pad_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
+    [
+        ("src", gst::PadDirection::Src),
+        ("sink", gst::PadDirection::Sink),
+    ]
+    .into_iter()
+    .map(|(name, direction)| {
+        gst::PadTemplate::new(name, direction, gst::PadPresence::Always, caps)
+            .expect("a fixed name and valid caps make a valid template")
+    })
+    .collect()
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     alsflow::register(plugin)?;

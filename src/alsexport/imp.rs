@@ -175,22 +175,7 @@ impl ElementImpl for AlsExport {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let caps = gst::Caps::builder("video/x-raw").any_features().build();
-            let src = gst::PadTemplate::new(
-                "src",
-                gst::PadDirection::Src,
-                gst::PadPresence::Always,
-                &caps,
-            )
-            .expect("valid src template");
-            let sink = gst::PadTemplate::new(
-                "sink",
-                gst::PadDirection::Sink,
-                gst::PadPresence::Always,
-                &caps,
-            )
-            .expect("valid sink template");
-            vec![src, sink]
+            crate::filter_pad_templates(&gst::Caps::builder("video/x-raw").any_features().build())
         });
         PAD_TEMPLATES.as_ref()
     }

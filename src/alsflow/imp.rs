@@ -431,24 +431,11 @@ impl ElementImpl for AlsFlow {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format_list(FORMATS.iter().copied())
-                .build();
-            let sink = gst::PadTemplate::new(
-                "sink",
-                gst::PadDirection::Sink,
-                gst::PadPresence::Always,
-                &caps,
+            crate::filter_pad_templates(
+                &gst_video::VideoCapsBuilder::new()
+                    .format_list(FORMATS.iter().copied())
+                    .build(),
             )
-            .expect("valid sink template");
-            let src = gst::PadTemplate::new(
-                "src",
-                gst::PadDirection::Src,
-                gst::PadPresence::Always,
-                &caps,
-            )
-            .expect("valid src template");
-            vec![src, sink]
         });
         PAD_TEMPLATES.as_ref()
     }

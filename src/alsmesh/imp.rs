@@ -281,21 +281,11 @@ impl ElementImpl for AlsMesh {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format_list(FORMATS.iter().map(|(f, _)| *f))
-                .build();
-            ["src", "sink"]
-                .into_iter()
-                .map(|name| {
-                    let direction = if name == "src" {
-                        gst::PadDirection::Src
-                    } else {
-                        gst::PadDirection::Sink
-                    };
-                    gst::PadTemplate::new(name, direction, gst::PadPresence::Always, &caps)
-                        .expect("valid pad template")
-                })
-                .collect()
+            crate::filter_pad_templates(
+                &gst_video::VideoCapsBuilder::new()
+                    .format_list(FORMATS.iter().map(|(f, _)| *f))
+                    .build(),
+            )
         });
         PAD_TEMPLATES.as_ref()
     }
