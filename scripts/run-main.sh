@@ -3,10 +3,7 @@
 # and runs face mesh + face-region optical flow over it, leaving the results in output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh
-./scripts/fetch-onnxruntime.sh
-./scripts/build-models.sh
-./scripts/fetch-face-photo.sh
+./scripts/setup.sh
 cargo build --release --lib --example make_face_clip
 source scripts/env.sh
 

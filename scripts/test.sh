@@ -2,10 +2,7 @@
 # The whole test suite: formatting, lints and every test. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh
-./scripts/fetch-onnxruntime.sh
-./scripts/build-models.sh
-./scripts/fetch-face-photo.sh
+./scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # The PyGObject test loads target/debug/libgstals.so, which `cargo test` alone does not link.
