@@ -6,29 +6,49 @@ mod common;
 
 use std::process::Command;
 
-#[test]
-fn python_reads_the_flow_meta() {
+/// Runs a script of tests/python with Debian's interpreter (the one with python3-gi) and the
+/// plugin that `cargo build --lib` made; returns its stdout.
+fn run_python(script: &str, args: &[&str]) -> String {
     let plugin_dir = common::target_dir();
     assert!(
         plugin_dir.join("libgstals.so").exists(),
         "{} is missing: run `cargo build --lib` first (scripts/test.sh does)",
         plugin_dir.join("libgstals.so").display()
     );
-    // Debian's interpreter: it is the one with python3-gi.
     let output = Command::new("/usr/bin/python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/read_flow_meta.py"
+        .arg(format!(
+            "{}/tests/python/{script}",
+            env!("CARGO_MANIFEST_DIR")
         ))
+        .args(args)
         .env("GST_PLUGIN_PATH", &plugin_dir)
         .env("GST_REGISTRY", plugin_dir.join("python-registry.bin"))
         .output()
         .expect("/usr/bin/python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "python failed:\n{stdout}\n{stderr}"
+        "{script} failed:\n{stdout}\n{stderr}"
     );
+    stdout
+}
+
+#[test]
+fn python_reads_the_flow_meta() {
+    let stdout = run_python("read_flow_meta.py", &[]);
     assert!(stdout.contains("python read 6 flow metas"), "{stdout}");
+}
+
+#[test]
+fn python_reads_the_face_meta() {
+    common::init();
+    let (w, h, frames) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let clip = common::scratch_dir("python_faces").join("face.rgb");
+    std::fs::write(&clip, frames[..4].concat()).expect("clip written");
+    let stdout = run_python(
+        "read_face_meta.py",
+        &[&clip.display().to_string(), &w.to_string(), &h.to_string()],
+    );
+    assert!(stdout.contains("python read 4 face metas"), "{stdout}");
 }
