@@ -167,3 +167,50 @@ fn full_disk_is_an_element_error() {
     let err = run_to_error(&pipeline);
     assert!(err.matches(gst::ResourceError::NoSpaceLeft), "{err}");
 }
+
+#[test]
+fn gst_launch_writes_json_lines_to_stdout() {
+    let plugin_dir = common::target_dir();
+    assert!(
+        plugin_dir.join("libgstals.so").exists(),
+        "run `cargo build --lib` first (scripts/test.sh does)"
+    );
+    let output = std::process::Command::new("gst-launch-1.0")
+        .args([
+            "-q",
+            "videotestsrc",
+            "num-buffers=4",
+            "!",
+            "video/x-raw,width=64,height=48",
+        ])
+        .args([
+            "!",
+            "alsflow",
+            "threads=2",
+            "!",
+            "alsexport",
+            "location=-",
+            "!",
+            "fakesink",
+        ])
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .env("GST_REGISTRY", plugin_dir.join("launch-registry.bin"))
+        .output()
+        .expect("gst-launch-1.0 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout holds only JSON Lines"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    let valid: Vec<bool> = lines
+        .iter()
+        .map(|l| l["flow"]["valid"].as_bool().unwrap())
+        .collect();
+    assert_eq!(valid, [false, true, true, true]);
+}
