@@ -133,7 +133,7 @@ impl State {
     /// followed by its segment reads "flush".
     fn reset(&mut self, reason: &'static str) {
         if let Some(prev) = self.prev.take() {
-            self.spare.push(prev);
+            self.recycle(prev);
         }
         self.reset_reason.get_or_insert(reason);
     }

@@ -369,7 +369,8 @@ impl BaseTransformImpl for AlsMesh {
         }
         let (width, height) = (info.width(), info.height());
 
-        let meta = if state.since_inference == 0 {
+        // The faces live in `state.last`, attached from there: no per-frame copy of them.
+        if state.since_inference == 0 {
             let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
                 |_| {
                     gst::element_imp_error!(
@@ -398,23 +399,17 @@ impl BaseTransformImpl for AlsMesh {
                     );
                     gst::FlowError::Error
                 })?;
-            let meta = face_meta(faces, width as f64, height as f64);
-            state.last = meta.clone();
-            meta
+            state.last = face_meta(faces, width as f64, height as f64);
         } else {
-            FaceMeta {
-                fresh: false,
-                ..state.last.clone()
-            }
-        };
+            state.last.fresh = false;
+        }
         state.since_inference = (state.since_inference + 1) % interval.max(1);
-        drop(guard);
 
-        meta.attach(buffer).map_err(|err| {
+        state.last.attach(buffer).map_err(|err| {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to add meta: {err}"));
             gst::FlowError::Error
         })?;
-        add_roi_metas(buffer, &meta, width, height);
+        add_roi_metas(buffer, &state.last, width, height);
         Ok(gst::FlowSuccess::Ok)
     }
 }
