@@ -5,9 +5,9 @@
 
 use std::fmt::Write;
 
-use crate::meta::{FaceMeta, FlowMeta, NormRect};
+use crate::meta::{FaceMeta, FlowMeta, NormRect, REGION_FRAME, RegionFlow};
 
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// Everything known about one frame.
 #[derive(Debug, Default)]
@@ -76,13 +76,14 @@ fn pixel_box(out: &mut String, r: &NormRect, width: f64, height: f64) {
     );
 }
 
-fn flow(out: &mut String, f: &FlowMeta, width: f64, height: f64, options: LineOptions) {
-    let _ = write!(out, "{{\"valid\":{}", f.stats.is_some());
-    if let Some(reason) = &f.reset_reason {
+/// The flow of one region, without the braces: validity, reason, statistics and grid.
+fn region_flow(out: &mut String, r: &RegionFlow, options: LineOptions) {
+    let _ = write!(out, "\"valid\":{}", r.stats.is_some());
+    if let Some(reason) = &r.reset_reason {
         out.push_str(",\"reason\":");
         string(out, reason);
     }
-    if let Some(s) = &f.stats {
+    if let Some(s) = &r.stats {
         for (key, v) in [
             ("mean", s.mean),
             ("max", s.max),
@@ -92,24 +93,87 @@ fn flow(out: &mut String, f: &FlowMeta, width: f64, height: f64, options: LineOp
             let _ = write!(out, ",\"{key}\":");
             number(out, v);
         }
+        if options.flow_grid {
+            out.push_str(",\"grid\":");
+            numbers(out, r.grid.iter().map(|&v| v as f64));
+        }
     }
-    out.push_str(",\"region\":");
+}
+
+/// A face's flow: its square (centre, side in pixels, rotation in degrees clockwise) and
+/// what was measured in it.
+fn face_flow(out: &mut String, r: &RegionFlow, width: f64, height: f64, options: LineOptions) {
+    out.push('{');
+    region_flow(out, r, options);
+    out.push_str(",\"roi\":");
+    let q = r.roi;
+    numbers(
+        out,
+        [
+            q.cx as f64 * width,
+            q.cy as f64 * height,
+            q.width as f64 * width,
+            (q.rotation as f64).to_degrees(),
+        ],
+    );
+    out.push('}');
+}
+
+/// The frame's flow object. For `region=frame` it holds the one region's flow; for
+/// `region=face` the faces' flows go into their face objects, and only flows of faces that
+/// the record's face list lacks are listed here.
+fn flow(
+    out: &mut String,
+    f: &FlowMeta,
+    faces: Option<&FaceMeta>,
+    width: f64,
+    height: f64,
+    options: LineOptions,
+) {
+    out.push_str("{\"region\":");
     string(out, &f.region_kind);
-    out.push_str(",\"region_box\":");
-    pixel_box(out, &f.region, width, height);
     let _ = write!(
         out,
         ",\"grid_width\":{},\"grid_height\":{}",
         f.grid_width, f.grid_height
     );
-    if options.flow_grid && f.stats.is_some() {
-        out.push_str(",\"grid\":");
-        numbers(out, f.grid.iter().map(|&v| v as f64));
+    if f.region_kind == REGION_FRAME {
+        if let Some(r) = f.regions.first() {
+            out.push(',');
+            region_flow(out, r, options);
+        }
+    } else {
+        let _ = write!(out, ",\"region_size\":{}", f.region_size);
+        if let Some(reason) = &f.reset_reason {
+            out.push_str(",\"reason\":");
+            string(out, reason);
+        }
+        let listed = |id: u32| faces.is_some_and(|m| m.faces.iter().any(|face| face.id == id));
+        let unlisted: Vec<&RegionFlow> = f.regions.iter().filter(|r| !listed(r.face_id)).collect();
+        if !unlisted.is_empty() {
+            out.push_str(",\"faces\":[");
+            for (i, r) in unlisted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{{\"id\":{},\"flow\":", r.face_id);
+                face_flow(out, r, width, height, options);
+                out.push('}');
+            }
+            out.push(']');
+        }
     }
     out.push('}');
 }
 
-fn faces(out: &mut String, meta: &FaceMeta, width: f64, height: f64, options: LineOptions) {
+fn faces(
+    out: &mut String,
+    meta: &FaceMeta,
+    flows: Option<&FlowMeta>,
+    width: f64,
+    height: f64,
+    options: LineOptions,
+) {
     out.push('[');
     for (i, face) in meta.faces.iter().enumerate() {
         if i > 0 {
@@ -138,6 +202,11 @@ fn faces(out: &mut String, meta: &FaceMeta, width: f64, height: f64, options: Li
             }
             out.push(']');
         }
+        let face_flows = flows.filter(|f| f.region_kind != REGION_FRAME);
+        if let Some(r) = face_flows.and_then(|f| f.face(face.id)) {
+            out.push_str(",\"flow\":");
+            face_flow(out, r, width, height, options);
+        }
         out.push('}');
     }
     out.push(']');
@@ -160,11 +229,11 @@ pub fn write_line(out: &mut String, record: &FrameRecord<'_>, options: LineOptio
     );
     if let Some(f) = record.flow {
         out.push_str(",\"flow\":");
-        flow(out, f, w, h, options);
+        flow(out, f, record.faces, w, h, options);
     }
     if let Some(meta) = record.faces {
         out.push_str(",\"faces\":");
-        faces(out, meta, w, h, options);
+        faces(out, meta, record.flow, w, h, options);
         let _ = write!(out, ",\"faces_fresh\":{}", meta.fresh);
     }
     out.push_str("}\n");
@@ -173,7 +242,7 @@ pub fn write_line(out: &mut String, record: &FrameRecord<'_>, options: LineOptio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Face, FlowStats};
+    use crate::meta::{Face, FlowStats, NormRotatedRect, REGION_FACE};
 
     fn line(record: &FrameRecord<'_>, options: LineOptions) -> String {
         let mut out = String::new();
@@ -192,30 +261,32 @@ mod tests {
         };
         assert_eq!(
             line(&record, LineOptions::default()),
-            "{\"schema\":1,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
+            "{\"schema\":2,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
         );
     }
 
+    fn stats() -> Option<FlowStats> {
+        Some(FlowStats {
+            mean: 0.5,
+            max: 2.0,
+            p99: 1.5,
+            mean_direction: 90.0,
+        })
+    }
+
     #[test]
-    fn flow_is_written_in_pixels_with_optional_grid() {
+    fn frame_flow_is_one_object_with_optional_grid() {
         let flow = FlowMeta {
-            stats: Some(FlowStats {
-                mean: 0.5,
-                max: 2.0,
-                p99: 1.5,
-                mean_direction: 90.0,
-            }),
-            reset_reason: None,
-            region_kind: "face".into(),
-            region: NormRect {
-                x: 0.25,
-                y: 0.5,
-                width: 0.5,
-                height: 0.25,
-            },
+            region_kind: REGION_FRAME.into(),
             grid_width: 2,
             grid_height: 1,
-            grid: vec![0.25, f32::NAN],
+            regions: vec![RegionFlow {
+                roi: NormRotatedRect::FULL,
+                stats: stats(),
+                grid: vec![0.25, f32::NAN],
+                ..Default::default()
+            }],
+            ..Default::default()
         };
         let record = FrameRecord {
             frame: 0,
@@ -232,23 +303,103 @@ mod tests {
                 landmarks: false,
             },
         );
+        assert!(with_grid.starts_with("{\"schema\":2,"));
         assert!(with_grid.contains("\"pts_ns\":33333333"));
         assert!(with_grid.contains(
-            "\"flow\":{\"valid\":true,\"mean\":0.5,\"max\":2,\"p99\":1.5,\"direction\":90,\
-             \"region\":\"face\",\"region_box\":[50,50,100,25],\"grid_width\":2,\
-             \"grid_height\":1,\"grid\":[0.25,null]}"
+            "\"flow\":{\"region\":\"frame\",\"grid_width\":2,\"grid_height\":1,\
+             \"valid\":true,\"mean\":0.5,\"max\":2,\"p99\":1.5,\"direction\":90,\
+             \"grid\":[0.25,null]}"
         ));
         assert!(!line(&record, LineOptions::default()).contains("\"grid\""));
     }
 
     #[test]
-    fn invalid_flow_says_why_and_invents_no_numbers() {
+    fn face_flows_go_into_their_faces() {
+        let face = |id| Face {
+            id,
+            landmarks: Vec::new(),
+            ..Default::default()
+        };
+        let faces = FaceMeta {
+            faces: vec![face(3), face(4)],
+            fresh: true,
+        };
+        let roi = NormRotatedRect {
+            cx: 0.5,
+            cy: 0.25,
+            width: 0.25,
+            height: 0.5,
+            rotation: std::f32::consts::FRAC_PI_2,
+        };
         let flow = FlowMeta {
-            reset_reason: Some("caps".into()),
-            region_kind: "frame".into(),
-            region: NormRect::FULL,
+            region_kind: REGION_FACE.into(),
+            region_size: 64,
             grid_width: 1,
             grid_height: 1,
+            regions: vec![
+                RegionFlow {
+                    face_id: 4,
+                    roi,
+                    stats: stats(),
+                    grid: vec![0.5],
+                    ..Default::default()
+                },
+                RegionFlow {
+                    face_id: 3,
+                    roi,
+                    reset_reason: Some("new-face".into()),
+                    ..Default::default()
+                },
+                RegionFlow {
+                    face_id: 9,
+                    roi,
+                    reset_reason: Some("new-face".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let record = FrameRecord {
+            width: 200,
+            height: 100,
+            flow: Some(&flow),
+            faces: Some(&faces),
+            ..Default::default()
+        };
+        let out = line(&record, LineOptions::default());
+        assert!(
+            out.contains(
+                "\"flow\":{\"region\":\"face\",\"grid_width\":1,\"grid_height\":1,\
+             \"region_size\":64,\"faces\":[{\"id\":9,\"flow\":{\"valid\":false,\
+             \"reason\":\"new-face\",\"roi\":[100,25,50,90]}}]}"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "{\"id\":3,\"score\":0,\"presence\":0,\"box\":[0,0,0,0],\
+             \"flow\":{\"valid\":false,\"reason\":\"new-face\",\"roi\":[100,25,50,90]}}"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "\"flow\":{\"valid\":true,\"mean\":0.5,\"max\":2,\"p99\":1.5,\
+             \"direction\":90,\"roi\":[100,25,50,90]}}]"
+            ),
+            "{out}"
+        );
+        serde_check(&out);
+    }
+
+    #[test]
+    fn a_frame_without_faces_says_why() {
+        let flow = FlowMeta {
+            region_kind: REGION_FACE.into(),
+            region_size: 128,
+            grid_width: 1,
+            grid_height: 1,
+            reset_reason: Some("no-face".into()),
             ..Default::default()
         };
         let record = FrameRecord {
@@ -264,8 +415,21 @@ mod tests {
                 landmarks: true,
             },
         );
-        assert!(out.contains("\"valid\":false,\"reason\":\"caps\""));
+        assert!(
+            out.contains("\"region_size\":128,\"reason\":\"no-face\"}"),
+            "{out}"
+        );
         assert!(!out.contains("mean") && !out.contains("\"grid\""));
+    }
+
+    /// Every line must be one JSON object.
+    fn serde_check(line: &str) {
+        assert!(
+            line.ends_with("}\n") && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        let value: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+        assert!(value.is_object());
     }
 
     #[test]

@@ -89,15 +89,26 @@ pub fn f32_bytes(values: &[f32]) -> glib::Bytes {
     glib::Bytes::from_owned(bytes)
 }
 
+/// `a * b * ...` for sizes read from a meta, or an error naming `what` when it overflows.
+fn checked_product(
+    s: &gst::StructureRef,
+    what: &str,
+    factors: &[usize],
+) -> Result<usize, MetaError> {
+    factors
+        .iter()
+        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
+        .ok_or_else(|| MetaError(format!("{}: {what} {factors:?} overflows", s.name())))
+}
+
 /// Reads a little-endian `f32` byte field holding exactly `expected` values.
 fn f32_field(s: &gst::StructureRef, name: &str, expected: usize) -> Result<Vec<f32>, MetaError> {
     let bytes = field::<glib::Bytes>(s, name)?;
-    if bytes.len() != expected * 4 {
+    if expected.checked_mul(4) != Some(bytes.len()) {
         return Err(MetaError(format!(
-            "{}: field {name} holds {} bytes, {} expected",
+            "{}: field {name} holds {} bytes, {expected} f32 expected",
             s.name(),
             bytes.len(),
-            expected * 4
         )));
     }
     Ok(bytes
@@ -115,33 +126,9 @@ pub struct NormRect {
     pub height: f64,
 }
 
-impl NormRect {
-    pub const FULL: Self = Self {
-        x: 0.0,
-        y: 0.0,
-        width: 1.0,
-        height: 1.0,
-    };
-
-    fn write(&self, s: &mut gst::StructureRef, prefix: &str) {
-        s.set(format!("{prefix}-x").as_str(), self.x);
-        s.set(format!("{prefix}-y").as_str(), self.y);
-        s.set(format!("{prefix}-width").as_str(), self.width);
-        s.set(format!("{prefix}-height").as_str(), self.height);
-    }
-
-    fn read(s: &gst::StructureRef, prefix: &str) -> Result<Self, MetaError> {
-        Ok(Self {
-            x: field(s, &format!("{prefix}-x"))?,
-            y: field(s, &format!("{prefix}-y"))?,
-            width: field(s, &format!("{prefix}-width"))?,
-            height: field(s, &format!("{prefix}-height"))?,
-        })
-    }
-}
-
-/// Statistics of a valid flow field: magnitudes in pixels per frame, direction in degrees
-/// (0 = rightwards, 90 = downwards).
+/// Statistics of a valid flow field: magnitudes in pixels per frame of the analysed image
+/// (the frame, or the face's square), direction in degrees (0 = rightwards, 90 = downwards,
+/// in that image's axes).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FlowStats {
     pub mean: f64,
@@ -150,47 +137,98 @@ pub struct FlowStats {
     pub mean_direction: f64,
 }
 
-/// Optical flow between the previous and this frame, as `alsflow` computed it.
+/// The flow of one analysed region: the whole frame, or one face's square.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FlowMeta {
-    /// `None` when this frame carries no flow.
+pub struct RegionFlow {
+    /// The face's id from `GstAlsFaceMeta`; 0 for the whole frame.
+    pub face_id: u32,
+    /// The analysed region of this frame: a face's rotated square, or the whole frame
+    /// (`NormRotatedRect::FULL`).
+    pub roi: NormRotatedRect,
+    /// `None` when this region has no flow in this frame.
     pub stats: Option<FlowStats>,
-    /// Why there is no flow: "start", "flush", "segment", "gap", "discont" or "caps".
+    /// Why there is no flow: "start", "flush", "segment", "gap", "discont", "caps" or
+    /// "new-face" (a face that was not in the previous frame).
     pub reset_reason: Option<String>,
-    /// "frame" or "face": what the analysed region covers.
-    pub region_kind: String,
-    /// The analysed region of the frame.
-    pub region: NormRect,
-    pub grid_width: u32,
-    pub grid_height: u32,
     /// Row-major mean magnitude per grid cell; empty when there is no flow.
     pub grid: Vec<f32>,
 }
 
+/// Region kinds of [`FlowMeta::region_kind`].
+pub const REGION_FRAME: &str = "frame";
+pub const REGION_FACE: &str = "face";
+
+/// Largest number of regions a flow meta may carry; more is a broken meta.
+const MAX_REGIONS: usize = 1024;
+
+/// Optical flow between the previous and this frame, as `alsflow` computed it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlowMeta {
+    /// [`REGION_FRAME`] or [`REGION_FACE`]: what the regions cover.
+    pub region_kind: String,
+    /// Side in pixels of the face-aligned squares; 0 for the whole frame.
+    pub region_size: u32,
+    pub grid_width: u32,
+    pub grid_height: u32,
+    /// One per analysed region: the frame, or each face in the face meta's order.
+    pub regions: Vec<RegionFlow>,
+    /// Why no region was analysed at all ("no-face", "invalid-face-meta"); `None` when
+    /// there are regions.
+    pub reset_reason: Option<String>,
+}
+
 impl FlowMeta {
+    /// True when at least one region has flow.
     pub fn is_valid(&self) -> bool {
-        self.stats.is_some()
+        self.regions.iter().any(|r| r.stats.is_some())
     }
 
-    /// Adds this as a `GstAlsFlowMeta` to `buffer`.
+    /// The region of face `id`, if it was analysed.
+    pub fn face(&self, id: u32) -> Option<&RegionFlow> {
+        self.regions.iter().find(|r| r.face_id == id)
+    }
+
+    /// Adds this as a `GstAlsFlowMeta` to `buffer`, replacing one an earlier `alsflow`
+    /// attached, so that readers never see two.
     pub fn attach(&self, buffer: &mut gst::BufferRef) -> Result<(), glib::BoolError> {
+        remove_custom_metas(buffer, FLOW_META);
+        let n = self.regions.len();
+        let cells = self.grid_width as usize * self.grid_height as usize;
+        let mut rois = Vec::with_capacity(n * 5);
+        let mut stats = Vec::with_capacity(n * 4);
+        let mut grids = Vec::with_capacity(n * cells);
+        for r in &self.regions {
+            rois.extend(r.roi.to_array());
+            let st = r.stats.unwrap_or_default();
+            stats.extend([st.mean, st.max, st.p99, st.mean_direction].map(|v| v as f32));
+            if r.stats.is_some() && r.grid.len() == cells {
+                grids.extend_from_slice(&r.grid);
+            } else {
+                grids.resize(grids.len() + cells, 0.0);
+            }
+        }
+        let ids = gst::Array::new(self.regions.iter().map(|r| r.face_id));
+        let reasons = gst::Array::new(
+            self.regions
+                .iter()
+                .map(|r| r.reset_reason.clone().unwrap_or_default()),
+        );
         let mut meta = gst::meta::CustomMeta::add(buffer, FLOW_META)?;
         let s = meta.mut_structure();
-        s.set("valid", self.stats.is_some());
+        s.set("region", self.region_kind.as_str());
+        s.set("region-size", self.region_size);
+        s.set("grid-width", self.grid_width);
+        s.set("grid-height", self.grid_height);
+        s.set("valid", self.is_valid());
         if let Some(reason) = &self.reset_reason {
             s.set("reset-reason", reason.as_str());
         }
-        s.set("region", self.region_kind.as_str());
-        self.region.write(s, "region");
-        s.set("grid-width", self.grid_width);
-        s.set("grid-height", self.grid_height);
-        if let Some(stats) = &self.stats {
-            s.set("mean", stats.mean);
-            s.set("max", stats.max);
-            s.set("p99", stats.p99);
-            s.set("mean-direction", stats.mean_direction);
-            s.set("grid", f32_bytes(&self.grid));
-        }
+        s.set("count", n as u32);
+        s.set("ids", ids);
+        s.set("reasons", reasons);
+        s.set("rois", f32_bytes(&rois));
+        s.set("stats", f32_bytes(&stats));
+        s.set("grids", f32_bytes(&grids));
         Ok(())
     }
 
@@ -204,29 +242,83 @@ impl FlowMeta {
     fn from_structure(s: &gst::StructureRef) -> Result<Self, MetaError> {
         let grid_width: u32 = field(s, "grid-width")?;
         let grid_height: u32 = field(s, "grid-height")?;
-        let valid: bool = field(s, "valid")?;
-        let (stats, grid) = if valid {
-            let stats = FlowStats {
-                mean: field(s, "mean")?,
-                max: field(s, "max")?,
-                p99: field(s, "p99")?,
-                mean_direction: field(s, "mean-direction")?,
-            };
-            let cells = grid_width as usize * grid_height as usize;
-            (Some(stats), f32_field(s, "grid", cells)?)
-        } else {
-            (None, Vec::new())
-        };
+        let n = field::<u32>(s, "count")? as usize;
+        if n > MAX_REGIONS {
+            return Err(MetaError(format!("{FLOW_META}: {n} regions")));
+        }
+        let cells = checked_product(s, "grid", &[grid_width as usize, grid_height as usize])?;
+        let ids = u32_array(s, "ids", n)?;
+        let reasons = field::<gst::Array>(s, "reasons")?;
+        if reasons.len() != n {
+            return Err(MetaError(format!(
+                "{FLOW_META}: {} reasons for {n} regions",
+                reasons.len()
+            )));
+        }
+        let rois = f32_field(s, "rois", n * 5)?;
+        let stats = f32_field(s, "stats", n * 4)?;
+        let grids = f32_field(s, "grids", checked_product(s, "grids", &[n, cells])?)?;
+        let mut regions = Vec::with_capacity(n);
+        for (i, id) in ids.into_iter().enumerate() {
+            let reason = reasons[i]
+                .get::<String>()
+                .map_err(|e| MetaError(format!("{FLOW_META}: reasons: {e}")))?;
+            let valid = reason.is_empty();
+            let st = &stats[i * 4..i * 4 + 4];
+            regions.push(RegionFlow {
+                face_id: id,
+                roi: NormRotatedRect::from_slice(&rois[i * 5..i * 5 + 5]),
+                stats: valid.then(|| FlowStats {
+                    mean: st[0] as f64,
+                    max: st[1] as f64,
+                    p99: st[2] as f64,
+                    mean_direction: st[3] as f64,
+                }),
+                reset_reason: (!valid).then_some(reason),
+                grid: if valid {
+                    grids[i * cells..(i + 1) * cells].to_vec()
+                } else {
+                    Vec::new()
+                },
+            });
+        }
         Ok(Self {
-            stats,
-            reset_reason: s.get::<String>("reset-reason").ok(),
             region_kind: field(s, "region")?,
-            region: NormRect::read(s, "region")?,
+            region_size: field(s, "region-size")?,
             grid_width,
             grid_height,
-            grid,
+            regions,
+            reset_reason: s.get::<String>("reset-reason").ok(),
         })
     }
+}
+
+/// Removes every custom meta called `name` from `buffer`.
+fn remove_custom_metas(buffer: &mut gst::BufferRef, name: &str) {
+    while let Ok(meta) = gst::meta::CustomMeta::from_mut_buffer(buffer, name) {
+        if meta.remove().is_err() {
+            break;
+        }
+    }
+}
+
+/// Reads an array field of exactly `expected` uints.
+fn u32_array(s: &gst::StructureRef, name: &str, expected: usize) -> Result<Vec<u32>, MetaError> {
+    let array = field::<gst::Array>(s, name)?;
+    if array.len() != expected {
+        return Err(MetaError(format!(
+            "{}: {} {name} for {expected} entries",
+            s.name(),
+            array.len()
+        )));
+    }
+    array
+        .iter()
+        .map(|v| {
+            v.get::<u32>()
+                .map_err(|e| MetaError(format!("{}: {name}: {e}", s.name())))
+        })
+        .collect()
 }
 
 /// A rotated rectangle: centre and size in fractions of the frame (width of the frame
@@ -238,6 +330,31 @@ pub struct NormRotatedRect {
     pub width: f32,
     pub height: f32,
     pub rotation: f32,
+}
+
+impl NormRotatedRect {
+    /// The whole frame.
+    pub const FULL: Self = Self {
+        cx: 0.5,
+        cy: 0.5,
+        width: 1.0,
+        height: 1.0,
+        rotation: 0.0,
+    };
+
+    fn to_array(self) -> [f32; 5] {
+        [self.cx, self.cy, self.width, self.height, self.rotation]
+    }
+
+    fn from_slice(v: &[f32]) -> Self {
+        Self {
+            cx: v[0],
+            cy: v[1],
+            width: v[2],
+            height: v[3],
+            rotation: v[4],
+        }
+    }
 }
 
 /// One tracked face, as `alsmesh` found it.
@@ -264,8 +381,9 @@ pub struct FaceMeta {
 }
 
 impl FaceMeta {
-    /// Adds this as a `GstAlsFaceMeta` to `buffer`.
+    /// Adds this as a `GstAlsFaceMeta` to `buffer`, replacing one already there.
     pub fn attach(&self, buffer: &mut gst::BufferRef) -> Result<(), glib::BoolError> {
+        remove_custom_metas(buffer, FACE_META);
         let n = self.faces.len();
         let mut boxes = Vec::with_capacity(n * 4);
         let mut scores = Vec::with_capacity(n * 2);
@@ -275,8 +393,7 @@ impl FaceMeta {
             let b = face.bbox;
             boxes.extend([b.x, b.y, b.width, b.height].map(|v| v as f32));
             scores.extend([face.detection_score, face.presence_score]);
-            let r = face.roi;
-            rois.extend([r.cx, r.cy, r.width, r.height, r.rotation]);
+            rois.extend(face.roi.to_array());
             landmarks.extend(face.landmarks.iter().flatten());
         }
         let ids = gst::Array::new(self.faces.iter().map(|f| f.id));
@@ -301,46 +418,43 @@ impl FaceMeta {
 
     fn from_structure(s: &gst::StructureRef) -> Result<Self, MetaError> {
         let n = field::<u32>(s, "count")? as usize;
+        if n > MAX_REGIONS {
+            return Err(MetaError(format!("{FACE_META}: {n} faces")));
+        }
         let per_face = field::<u32>(s, "landmarks-per-face")? as usize;
-        let ids = field::<gst::Array>(s, "ids")?;
-        if ids.len() != n {
+        if per_face != LANDMARKS_PER_FACE {
             return Err(MetaError(format!(
-                "{FACE_META}: {} ids for {n} faces",
-                ids.len()
+                "{FACE_META}: {per_face} landmarks per face, {LANDMARKS_PER_FACE} expected"
             )));
         }
+        let ids = u32_array(s, "ids", n)?;
         let boxes = f32_field(s, "boxes", n * 4)?;
         let scores = f32_field(s, "scores", n * 2)?;
         let rois = f32_field(s, "rois", n * 5)?;
         let landmarks = f32_field(s, "landmarks", n * per_face * 3)?;
-        let mut faces = Vec::with_capacity(n);
-        for (i, id) in ids.iter().enumerate() {
-            let b = &boxes[i * 4..i * 4 + 4];
-            faces.push(Face {
-                id: id
-                    .get::<u32>()
-                    .map_err(|e| MetaError(format!("{FACE_META}: ids: {e}")))?,
-                detection_score: scores[i * 2],
-                presence_score: scores[i * 2 + 1],
-                bbox: NormRect {
-                    x: b[0] as f64,
-                    y: b[1] as f64,
-                    width: b[2] as f64,
-                    height: b[3] as f64,
-                },
-                roi: NormRotatedRect {
-                    cx: rois[i * 5],
-                    cy: rois[i * 5 + 1],
-                    width: rois[i * 5 + 2],
-                    height: rois[i * 5 + 3],
-                    rotation: rois[i * 5 + 4],
-                },
-                landmarks: landmarks[i * per_face * 3..(i + 1) * per_face * 3]
-                    .chunks_exact(3)
-                    .map(|p| [p[0], p[1], p[2]])
-                    .collect(),
-            });
-        }
+        let faces = ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let b = &boxes[i * 4..i * 4 + 4];
+                Face {
+                    id,
+                    detection_score: scores[i * 2],
+                    presence_score: scores[i * 2 + 1],
+                    bbox: NormRect {
+                        x: b[0] as f64,
+                        y: b[1] as f64,
+                        width: b[2] as f64,
+                        height: b[3] as f64,
+                    },
+                    roi: NormRotatedRect::from_slice(&rois[i * 5..i * 5 + 5]),
+                    landmarks: landmarks[i * per_face * 3..(i + 1) * per_face * 3]
+                        .chunks_exact(3)
+                        .map(|p| [p[0], p[1], p[2]])
+                        .collect(),
+                }
+            })
+            .collect();
         Ok(Self {
             faces,
             fresh: field(s, "fresh")?,
@@ -357,50 +471,94 @@ mod tests {
         register();
     }
 
-    #[test]
-    fn flow_meta_round_trips() {
-        init();
-        let meta = FlowMeta {
-            stats: Some(FlowStats {
+    fn face_flow(id: u32, valid: bool) -> RegionFlow {
+        RegionFlow {
+            face_id: id,
+            roi: NormRotatedRect {
+                cx: 0.25 * id as f32,
+                cy: 0.5,
+                width: 0.3,
+                height: 0.4,
+                rotation: -0.125,
+            },
+            stats: valid.then_some(FlowStats {
                 mean: 0.5,
                 max: 3.0,
                 p99: 2.5,
                 mean_direction: 270.0,
             }),
-            reset_reason: None,
-            region_kind: "face".into(),
-            region: NormRect {
-                x: 0.25,
-                y: 0.125,
-                width: 0.5,
-                height: 0.5,
+            reset_reason: (!valid).then(|| "new-face".to_string()),
+            grid: if valid {
+                vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.5 + id as f32]
+            } else {
+                Vec::new()
             },
-            grid_width: 3,
-            grid_height: 2,
-            grid: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.5],
-        };
-        let mut buffer = gst::Buffer::new();
-        meta.attach(buffer.get_mut().unwrap()).unwrap();
-        assert_eq!(FlowMeta::read(&buffer).unwrap().unwrap(), meta);
+        }
     }
 
     #[test]
-    fn invalid_flow_meta_round_trips_without_stats() {
+    fn flow_meta_round_trips_per_face() {
         init();
         let meta = FlowMeta {
-            stats: None,
-            reset_reason: Some("flush".into()),
-            region_kind: "frame".into(),
-            region: NormRect::FULL,
+            region_kind: REGION_FACE.into(),
+            region_size: 128,
+            grid_width: 3,
+            grid_height: 2,
+            regions: vec![face_flow(2, true), face_flow(5, false), face_flow(9, true)],
+            reset_reason: None,
+        };
+        let mut buffer = gst::Buffer::new();
+        meta.attach(buffer.get_mut().unwrap()).unwrap();
+        let read = FlowMeta::read(&buffer).unwrap().unwrap();
+        assert_eq!(read, meta);
+        assert!(read.is_valid());
+        assert_eq!(read.face(9).unwrap().grid[5], 14.5);
+        assert!(read.face(5).unwrap().stats.is_none());
+        assert!(read.face(4).is_none());
+    }
+
+    #[test]
+    fn flow_meta_without_regions_says_why() {
+        init();
+        let meta = FlowMeta {
+            region_kind: REGION_FACE.into(),
+            region_size: 128,
             grid_width: 4,
             grid_height: 4,
-            grid: Vec::new(),
+            regions: Vec::new(),
+            reset_reason: Some("no-face".into()),
         };
         let mut buffer = gst::Buffer::new();
         meta.attach(buffer.get_mut().unwrap()).unwrap();
         let read = FlowMeta::read(&buffer).unwrap().unwrap();
         assert!(!read.is_valid());
         assert_eq!(read, meta);
+    }
+
+    #[test]
+    fn attaching_twice_leaves_one_meta() {
+        init();
+        let mut buffer = gst::Buffer::new();
+        let mut meta = FlowMeta {
+            region_kind: REGION_FRAME.into(),
+            grid_width: 3,
+            grid_height: 2,
+            regions: vec![face_flow(0, true)],
+            ..Default::default()
+        };
+        meta.attach(buffer.get_mut().unwrap()).unwrap();
+        meta.regions[0].grid[0] = 42.0;
+        meta.attach(buffer.get_mut().unwrap()).unwrap();
+        {
+            let b = buffer.get_mut().unwrap();
+            gst::meta::CustomMeta::from_mut_buffer(b, FLOW_META)
+                .unwrap()
+                .remove()
+                .unwrap();
+        }
+        assert!(FlowMeta::read(&buffer).is_none(), "a second meta was left");
+        meta.attach(buffer.get_mut().unwrap()).unwrap();
+        assert_eq!(FlowMeta::read(&buffer).unwrap().unwrap(), meta);
     }
 
     #[test]
@@ -453,18 +611,60 @@ mod tests {
     fn truncated_array_is_an_error() {
         init();
         let mut buffer = gst::Buffer::new();
+        let mut region = face_flow(1, true);
+        region.grid.pop();
         FlowMeta {
-            stats: Some(FlowStats::default()),
-            region_kind: "frame".into(),
-            region: NormRect::FULL,
-            grid_width: 2,
+            region_kind: REGION_FACE.into(),
+            grid_width: 3,
             grid_height: 2,
-            grid: vec![1.0; 3],
+            regions: vec![region],
             ..Default::default()
         }
         .attach(buffer.get_mut().unwrap())
         .unwrap();
+        // attach() pads a short grid with zeros; cut the bytes behind its back.
+        {
+            let b = buffer.get_mut().unwrap();
+            let mut m = gst::meta::CustomMeta::from_mut_buffer(b, FLOW_META).unwrap();
+            m.mut_structure().set("grids", f32_bytes(&[1.0; 5]));
+        }
         let err = FlowMeta::read(&buffer).unwrap().unwrap_err();
-        assert!(err.to_string().contains("grid"), "{err}");
+        assert!(err.to_string().contains("grids"), "{err}");
+    }
+
+    #[test]
+    fn huge_sizes_from_foreign_metas_are_errors_not_panics() {
+        init();
+        let mut buffer = gst::Buffer::new();
+        {
+            let b = buffer.get_mut().unwrap();
+            let mut m = gst::meta::CustomMeta::add(b, FLOW_META).unwrap();
+            let s = m.mut_structure();
+            s.set("region", "frame");
+            s.set("region-size", 0u32);
+            s.set("grid-width", u32::MAX);
+            s.set("grid-height", u32::MAX);
+            s.set("count", 1000u32);
+            s.set("ids", gst::Array::new((0..1000u32).map(|_| 0u32)));
+            s.set("reasons", gst::Array::new((0..1000).map(|_| "")));
+            s.set("rois", f32_bytes(&[0.0; 5000]));
+            s.set("stats", f32_bytes(&[0.0; 4000]));
+            s.set("grids", f32_bytes(&[0.0; 4]));
+        }
+        let err = FlowMeta::read(&buffer).unwrap().unwrap_err();
+        assert!(err.to_string().contains("grids"), "{err}");
+
+        let mut buffer = gst::Buffer::new();
+        {
+            let b = buffer.get_mut().unwrap();
+            let mut m = gst::meta::CustomMeta::add(b, FACE_META).unwrap();
+            let s = m.mut_structure();
+            s.set("count", 1u32);
+            s.set("fresh", true);
+            s.set("ids", gst::Array::new([1u32]));
+            s.set("landmarks-per-face", u32::MAX);
+        }
+        let err = FaceMeta::read(&buffer).unwrap().unwrap_err();
+        assert!(err.to_string().contains("landmarks per face"), "{err}");
     }
 }

@@ -14,9 +14,13 @@ use once_cell::sync::Lazy;
 
 use super::FlowRegion;
 use crate::flow::{
-    FarnebackParams, FlowPool, FlowRequest, GrayImage, PendingFlow, PixelRect, RgbLayout,
+    FarnebackParams, FlowPool, FlowRequest, FlowTarget, GrayImage, LumaRange, PendingFlow,
+    PixelRect, RgbLayout, face_square, pair_faces,
 };
-use crate::meta::{FaceMeta, FlowMeta, FlowStats, NormRect};
+use crate::mesh::Roi;
+use crate::meta::{
+    FaceMeta, FlowMeta, FlowStats, NormRotatedRect, REGION_FACE, REGION_FRAME, RegionFlow,
+};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -28,6 +32,12 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 
 const DEFAULT_GRID: u32 = 32;
 const MAX_GRID: u32 = 16384;
+const DEFAULT_REGION_SIZE: u32 = 128;
+const MIN_REGION_SIZE: u32 = 32;
+const MAX_REGION_SIZE: u32 = 512;
+/// Why a face-region frame has no flow at all.
+const NO_FACE: &str = "no-face";
+const INVALID_FACE_META: &str = "invalid-face-meta";
 /// `threads=0` uses one thread per core, up to this many.
 const AUTO_THREADS_MAX: usize = 4;
 
@@ -37,6 +47,8 @@ struct Settings {
     grid_width: u32,
     grid_height: u32,
     region: FlowRegion,
+    region_size: u32,
+    stabilize: bool,
     threads: u32,
 }
 
@@ -47,6 +59,8 @@ impl Default for Settings {
             grid_width: DEFAULT_GRID,
             grid_height: DEFAULT_GRID,
             region: FlowRegion::Frame,
+            region_size: DEFAULT_REGION_SIZE,
+            stabilize: false,
             threads: 0,
         }
     }
@@ -56,14 +70,21 @@ impl Default for Settings {
 #[derive(Debug, Clone, Copy)]
 enum LumaSource {
     /// Plane 0 already is luma (GRAY8 and the planar / semi-planar YUV formats).
-    FirstPlane,
+    FirstPlane(LumaRange),
     Rgb(RgbLayout),
 }
 
-fn luma_source(format: VideoFormat) -> Option<LumaSource> {
+/// GRAY8 caps carry no range, so GRAY8 is taken as full range, as OpenCV's gray is; YUV
+/// follows its colorimetry, limited range unless the caps say full.
+fn luma_source(info: &gst_video::VideoInfo) -> Option<LumaSource> {
     use VideoFormat::*;
-    Some(match format {
-        Gray8 | I420 | Yv12 | Nv12 | Nv21 | Y42b | Y444 => LumaSource::FirstPlane,
+    let yuv_range = match info.colorimetry().range() {
+        gst_video::VideoColorRange::Range0_255 => LumaRange::Full,
+        _ => LumaRange::Limited,
+    };
+    Some(match info.format() {
+        Gray8 => LumaSource::FirstPlane(LumaRange::Full),
+        I420 | Yv12 | Nv12 | Nv21 | Y42b | Y444 => LumaSource::FirstPlane(yuv_range),
         Rgb => LumaSource::Rgb(RgbLayout::RGB),
         Bgr => LumaSource::Rgb(RgbLayout::BGR),
         Rgbx | Rgba => LumaSource::Rgb(RgbLayout::RGBX),
@@ -98,13 +119,18 @@ const FORMATS: &[VideoFormat] = &[
 struct Pending {
     buffer: gst::Buffer,
     meta: FlowMeta,
-    flow: Option<PendingFlow>,
+    /// The flow of the regions at `slots` of `meta.regions`, in that order.
+    flow: Option<(PendingFlow, Vec<usize>)>,
 }
 
 struct State {
     info: Option<gst_video::VideoInfo>,
     luma: LumaSource,
     prev: Option<Arc<GrayImage>>,
+    /// The faces of `prev` and their squares, for `region=face`.
+    prev_faces: Vec<(u32, Roi)>,
+    /// A missing face meta is warned about once per stream.
+    warned_no_face_meta: bool,
     /// Gray images to reuse once no pending flow reads them any more.
     spare: Vec<Arc<GrayImage>>,
     /// Why the next frame has no flow, set when the frame pair is broken.
@@ -118,8 +144,10 @@ impl Default for State {
     fn default() -> Self {
         Self {
             info: None,
-            luma: LumaSource::FirstPlane,
+            luma: LumaSource::FirstPlane(LumaRange::Full),
             prev: None,
+            prev_faces: Vec::new(),
+            warned_no_face_meta: false,
             spare: Vec::new(),
             reset_reason: Some("start"),
             pool: None,
@@ -132,10 +160,16 @@ impl State {
     /// Breaks the frame pair. The first reason since the last flow frame wins, so a flush
     /// followed by its segment reads "flush".
     fn reset(&mut self, reason: &'static str) {
+        self.forget_prev();
+        self.reset_reason.get_or_insert(reason);
+    }
+
+    /// Drops the previous frame without breaking the pair: the next frame's faces are new.
+    fn forget_prev(&mut self) {
         if let Some(prev) = self.prev.take() {
             self.recycle(prev);
         }
-        self.reset_reason.get_or_insert(reason);
+        self.prev_faces.clear();
     }
 
     /// An image to fill with the next frame: a spare one that no pending flow reads any
@@ -170,63 +204,237 @@ pub struct AlsFlow {
     state: Mutex<State>,
 }
 
+/// Why a frame could not be queued; posted once the state lock is released.
+struct FrameError {
+    flow: gst::FlowError,
+    message: String,
+}
+
+/// Copies the luma of `buffer` into `image`, full range.
+fn fill_gray(
+    image: &mut GrayImage,
+    buffer: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+    luma: LumaSource,
+) -> Result<(), String> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
+        .map_err(|_| format!("Could not map a frame as {info:?}"))?;
+    let plane = frame
+        .plane_data(0)
+        .map_err(|err| format!("No first plane: {err}"))?;
+    let stride = usize::try_from(frame.plane_stride()[0])
+        .map_err(|_| "Negative plane strides are not supported".to_string())?;
+    let (width, height) = (info.width() as usize, info.height() as usize);
+    match luma {
+        LumaSource::FirstPlane(range) => image.fill_from_luma(plane, stride, width, height, range),
+        LumaSource::Rgb(layout) => image.fill_from_rgb(plane, stride, width, height, layout),
+    }
+    .map_err(|err| format!("Short frame: {err}"))
+}
+
+/// A grid dimension: `requested` cells, at most one per pixel of a `pixels` wide region
+/// (0: one per pixel).
+fn grid_cells(requested: u32, pixels: usize) -> usize {
+    match requested as usize {
+        0 => pixels,
+        n => n.min(pixels),
+    }
+    .max(1)
+}
+
 impl AlsFlow {
-    /// The pixel rectangle to analyse in a `width` x `height` frame, and its kind.
-    fn region(
+    /// Turns `buffer` into a pending output: its meta, and the flow job of its regions.
+    /// Returns whether a missing face meta should be warned about.
+    fn queue_frame(
         &self,
-        buffer: &gst::BufferRef,
-        region: FlowRegion,
-        width: usize,
-        height: usize,
-    ) -> (&'static str, PixelRect) {
-        let full = ("frame", PixelRect::full(width, height));
-        if region != FlowRegion::Face {
-            return full;
+        state: &mut State,
+        settings: &Settings,
+        buffer: gst::Buffer,
+    ) -> Result<bool, FrameError> {
+        let Some(info) = state.info.clone() else {
+            return Err(FrameError {
+                flow: gst::FlowError::NotNegotiated,
+                message: "Buffer before caps".into(),
+            });
+        };
+        let (width, height) = (info.width() as usize, info.height() as usize);
+        if buffer.flags().contains(gst::BufferFlags::DISCONT) {
+            state.reset("discont");
         }
-        match FaceMeta::read(buffer) {
-            Some(Ok(meta)) => meta
-                .faces
-                .first()
-                .and_then(|face| {
-                    let b = face.bbox;
-                    PixelRect::from_normalized(b.x, b.y, b.width, b.height, width, height)
-                })
-                .map_or(full, |rect| ("face", rect)),
+        let gap = buffer.flags().contains(gst::BufferFlags::GAP);
+        if gap {
+            state.reset("gap");
+        }
+
+        let mut warn_no_face_meta = false;
+        let faces = match settings.region {
+            FlowRegion::Frame => None,
+            FlowRegion::Face => match FaceMeta::read(&buffer) {
+                Some(Ok(meta)) => Some(Ok(meta)),
+                Some(Err(err)) => Some(Err(err)),
+                None => {
+                    warn_no_face_meta = !state.warned_no_face_meta;
+                    state.warned_no_face_meta = true;
+                    None
+                }
+            },
+        };
+
+        let region_size = settings.region_size as usize;
+        let mut meta = match faces {
+            None => FlowMeta {
+                region_kind: REGION_FRAME.into(),
+                region_size: 0,
+                grid_width: grid_cells(settings.grid_width, width) as u32,
+                grid_height: grid_cells(settings.grid_height, height) as u32,
+                regions: vec![RegionFlow {
+                    roi: NormRotatedRect::FULL,
+                    ..Default::default()
+                }],
+                reset_reason: None,
+            },
+            Some(_) => FlowMeta {
+                region_kind: REGION_FACE.into(),
+                region_size: settings.region_size,
+                grid_width: grid_cells(settings.grid_width, region_size) as u32,
+                grid_height: grid_cells(settings.grid_height, region_size) as u32,
+                regions: Vec::new(),
+                reset_reason: None,
+            },
+        };
+        let grid = (meta.grid_width as usize, meta.grid_height as usize);
+
+        let mut flow = None;
+        match faces {
             Some(Err(err)) => {
                 gst::warning!(CAT, imp = self, "Ignoring malformed face meta: {err}");
-                full
+                state.reset(INVALID_FACE_META);
+                meta.reset_reason = Some(INVALID_FACE_META.into());
             }
-            None => full,
+            Some(Ok(faces)) if faces.faces.is_empty() || gap => {
+                state.forget_prev();
+                meta.reset_reason = Some(if gap { "gap" } else { NO_FACE }.into());
+            }
+            Some(Ok(faces)) => {
+                let current: Vec<(u32, Option<Roi>)> = faces
+                    .faces
+                    .iter()
+                    .map(|f| {
+                        let r = f.roi;
+                        let fallback = Roi {
+                            cx: r.cx as f64 * width as f64,
+                            cy: r.cy as f64 * height as f64,
+                            size: r.width as f64 * width as f64,
+                            rotation: r.rotation as f64,
+                        };
+                        (f.id, face_square(&f.landmarks, fallback, width, height))
+                    })
+                    .collect();
+                let previous = state.prev.is_some().then_some(state.prev_faces.as_slice());
+                let plan = pair_faces(previous, state.reset_reason, &current, settings.stabilize);
+                let mut pairs = Vec::new();
+                let mut slots = Vec::new();
+                for (i, (&(id, roi), planned)) in current.iter().zip(plan).enumerate() {
+                    meta.regions.push(RegionFlow {
+                        face_id: id,
+                        roi: roi.map_or_else(NormRotatedRect::default, |r| NormRotatedRect {
+                            cx: (r.cx / width as f64) as f32,
+                            cy: (r.cy / height as f64) as f32,
+                            width: (r.size / width as f64) as f32,
+                            height: (r.size / height as f64) as f32,
+                            rotation: r.rotation as f32,
+                        }),
+                        reset_reason: planned.err().map(str::to_string),
+                        ..Default::default()
+                    });
+                    if let Ok(pair) = planned {
+                        pairs.push(pair);
+                        slots.push(i);
+                    }
+                }
+                let image = self.next_image(state, &buffer, &info)?;
+                if let Some(prev) = state.prev.take() {
+                    if !pairs.is_empty() {
+                        let target = FlowTarget::Faces {
+                            size: region_size,
+                            faces: pairs,
+                        };
+                        flow = self
+                            .submit(state, prev.clone(), image.clone(), target, settings, grid)
+                            .map(|pending| (pending, slots));
+                    }
+                    state.recycle(prev);
+                }
+                state.prev = Some(image);
+                state.prev_faces = current
+                    .iter()
+                    .filter_map(|&(id, roi)| Some((id, roi?)))
+                    .collect();
+                state.reset_reason = None;
+            }
+            None if gap => {
+                meta.regions[0].reset_reason = Some("gap".into());
+            }
+            None => {
+                let image = self.next_image(state, &buffer, &info)?;
+                match state.prev.take() {
+                    Some(prev) => {
+                        let target = FlowTarget::Rect(PixelRect::full(width, height));
+                        flow = self
+                            .submit(state, prev.clone(), image.clone(), target, settings, grid)
+                            .map(|pending| (pending, vec![0]));
+                        state.recycle(prev);
+                    }
+                    None => {
+                        meta.regions[0].reset_reason =
+                            Some(state.reset_reason.unwrap_or("start").into());
+                    }
+                }
+                state.prev = Some(image);
+                state.prev_faces.clear();
+                state.reset_reason = None;
+            }
         }
+        state.queue.push_back(Pending { buffer, meta, flow });
+        Ok(warn_no_face_meta)
     }
 
-    fn fill_gray(
+    /// This frame's gray image, in storage that no pending flow reads any more.
+    fn next_image(
         &self,
-        image: &mut GrayImage,
+        state: &mut State,
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
-        luma: LumaSource,
-    ) -> Result<(), gst::FlowError> {
-        let frame =
-            gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).map_err(|_| {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Format,
-                    ("Could not map a frame as {info:?}")
-                );
-                gst::FlowError::Error
-            })?;
-        let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-        let stride = frame.plane_stride()[0] as usize;
-        let (width, height) = (info.width() as usize, info.height() as usize);
-        match luma {
-            LumaSource::FirstPlane => image.fill_from_luma(plane, stride, width, height),
-            LumaSource::Rgb(layout) => image.fill_from_rgb(plane, stride, width, height, layout),
-        }
-        .map_err(|err| {
-            gst::element_imp_error!(self, gst::StreamError::Format, ("Short frame: {err}"));
-            gst::FlowError::Error
-        })
+    ) -> Result<Arc<GrayImage>, FrameError> {
+        let mut image = state.blank_image();
+        let Some(target) = Arc::get_mut(&mut image) else {
+            unreachable!("blank images have no other owner");
+        };
+        fill_gray(target, buffer, info, state.luma).map_err(|message| FrameError {
+            flow: gst::FlowError::Error,
+            message,
+        })?;
+        Ok(image)
+    }
+
+    fn submit(
+        &self,
+        state: &State,
+        prev: Arc<GrayImage>,
+        next: Arc<GrayImage>,
+        target: FlowTarget,
+        settings: &Settings,
+        (grid_width, grid_height): (usize, usize),
+    ) -> Option<PendingFlow> {
+        let pool = state.pool.as_ref()?;
+        Some(pool.submit(FlowRequest {
+            prev,
+            next,
+            target,
+            params: settings.params,
+            grid_width,
+            grid_height,
+        }))
     }
 
     /// Waits for the flow of `pending` and attaches its meta.
@@ -236,7 +444,7 @@ impl AlsFlow {
             mut meta,
             flow,
         } = pending;
-        if let Some(flow) = flow {
+        if let Some((flow, slots)) = flow {
             let features = flow.wait().map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -245,14 +453,20 @@ impl AlsFlow {
                 );
                 gst::FlowError::Error
             })?;
-            let s = features.summary;
-            meta.stats = Some(FlowStats {
-                mean: s.mean as f64,
-                max: s.max as f64,
-                p99: s.p99 as f64,
-                mean_direction: s.mean_direction as f64,
-            });
-            meta.grid = features.grid;
+            for (slot, f) in slots.into_iter().zip(features) {
+                let Some(region) = meta.regions.get_mut(slot) else {
+                    continue;
+                };
+                let s = f.summary;
+                region.stats = Some(FlowStats {
+                    mean: s.mean as f64,
+                    max: s.max as f64,
+                    p99: s.p99 as f64,
+                    mean_direction: s.mean_direction as f64,
+                });
+                region.grid = f.grid;
+                region.reset_reason = None;
+            }
         }
         meta.attach(buffer.make_mut()).map_err(|err| {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to add meta: {err}"));
@@ -357,6 +571,27 @@ impl ObjectImpl for AlsFlow {
                     .blurb("Part of the frame the flow covers")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("region-size")
+                    .nick("Face square size")
+                    .blurb(
+                        "region=face: side in pixels of the face-aligned square each face is \
+                         resampled to; magnitudes are pixels per frame of that square",
+                    )
+                    .minimum(MIN_REGION_SIZE)
+                    .maximum(MAX_REGION_SIZE)
+                    .default_value(DEFAULT_REGION_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("stabilize")
+                    .nick("Stabilize")
+                    .blurb(
+                        "region=face: sample each frame with its own face square, which \
+                         cancels head motion and leaves the motion within the face (false: \
+                         both frames use the current square, so head motion stays visible)",
+                    )
+                    .default_value(false)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb(
@@ -388,6 +623,8 @@ impl ObjectImpl for AlsFlow {
             "grid-width" => s.grid_width = value.get().expect("type checked upstream"),
             "grid-height" => s.grid_height = value.get().expect("type checked upstream"),
             "region" => s.region = value.get().expect("type checked upstream"),
+            "region-size" => s.region_size = value.get().expect("type checked upstream"),
+            "stabilize" => s.stabilize = value.get().expect("type checked upstream"),
             "threads" => s.threads = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
@@ -407,6 +644,8 @@ impl ObjectImpl for AlsFlow {
             "grid-width" => s.grid_width.to_value(),
             "grid-height" => s.grid_height.to_value(),
             "region" => s.region.to_value(),
+            "region-size" => s.region_size.to_value(),
+            "stabilize" => s.stabilize.to_value(),
             "threads" => s.threads.to_value(),
             other => unimplemented!("property {other}"),
         }
@@ -534,76 +773,36 @@ impl BaseTransformImpl for AlsFlow {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = *self.settings.lock().unwrap();
-        let mut state = self.state.lock().unwrap();
-        let state = &mut *state;
-        let Some(info) = state.info.clone() else {
-            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("Buffer before caps"));
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        let (width, height) = (info.width() as usize, info.height() as usize);
+        // Base transform marks the next buffer it outputs DISCONT; with frames held back that
+        // would be an older one, so those leave first.
         if buffer.flags().contains(gst::BufferFlags::DISCONT) {
-            state.reset("discont");
+            self.drain()?;
         }
-        let gap = buffer.flags().contains(gst::BufferFlags::GAP);
-        if gap {
-            state.reset("gap");
-        }
-
-        let (region_kind, rect) = self.region(&buffer, settings.region, width, height);
-        let grid_width = match settings.grid_width {
-            0 => rect.width,
-            n => n as usize,
+        let queued = {
+            let mut state = self.state.lock().unwrap();
+            self.queue_frame(&mut state, &settings, buffer)
         };
-        let grid_height = match settings.grid_height {
-            0 => rect.height,
-            n => n as usize,
-        };
-        let mut meta = FlowMeta {
-            stats: None,
-            reset_reason: None,
-            region_kind: region_kind.to_string(),
-            region: NormRect {
-                x: rect.x as f64 / width as f64,
-                y: rect.y as f64 / height as f64,
-                width: rect.width as f64 / width as f64,
-                height: rect.height as f64 / height as f64,
-            },
-            grid_width: grid_width as u32,
-            grid_height: grid_height as u32,
-            grid: Vec::new(),
-        };
-
-        let mut flow = None;
-        if !gap {
-            let mut image = state.blank_image();
-            let Some(target) = Arc::get_mut(&mut image) else {
-                unreachable!("blank images have no other owner");
-            };
-            self.fill_gray(target, &buffer, &info, state.luma)?;
-            if let Some(prev) = state.prev.take() {
-                let Some(pool) = state.pool.as_ref() else {
-                    return Err(gst::FlowError::Flushing);
-                };
-                flow = Some(pool.submit(FlowRequest {
-                    prev: prev.clone(),
-                    next: image.clone(),
-                    rect,
-                    params: settings.params,
-                    grid_width,
-                    grid_height,
-                }));
-                state.recycle(prev);
+        match queued {
+            Ok(warn_no_face_meta) => {
+                if warn_no_face_meta {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Format,
+                        ("region=face but the buffers carry no face meta: analysing whole \
+                          frames (put alsmesh before alsflow)")
+                    );
+                }
+                Ok(gst::FlowSuccess::Ok)
             }
-            state.prev = Some(image);
+            Err(FrameError { flow, message }) => {
+                if flow == gst::FlowError::NotNegotiated {
+                    gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{message}"));
+                } else {
+                    gst::element_imp_error!(self, gst::StreamError::Format, ("{message}"));
+                }
+                Err(flow)
+            }
         }
-        if flow.is_none() {
-            meta.reset_reason = Some(state.reset_reason.unwrap_or("start").to_string());
-        }
-        if !gap {
-            state.reset_reason = None;
-        }
-        state.queue.push_back(Pending { buffer, meta, flow });
-        Ok(gst::FlowSuccess::Ok)
     }
 
     fn generate_output(
@@ -632,7 +831,7 @@ impl VideoFilterImpl for AlsFlow {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        let luma = luma_source(in_info.format()).ok_or_else(|| {
+        let luma = luma_source(in_info).ok_or_else(|| {
             gst::loggable_error!(CAT, "Unsupported format {:?}", in_info.format())
         })?;
         let mut state = self.state.lock().unwrap();

@@ -9,8 +9,23 @@
  * magnitudes average-pooled onto a grid and their mean, maximum, 99th percentile and mean
  * direction.
  *
- * With `region=face` the flow covers only the face box that `alsmesh` attached to the
- * buffer (the same pixel rectangle in both frames), else the whole frame.
+ * `region=frame` (the default, the paper's features) measures the whole frame at its own
+ * resolution. `region=face` measures every face that `alsmesh` put in the buffer's
+ * `GstAlsFaceMeta`: the face's rotated square (MediaPipe's ROI of that frame's landmarks:
+ * centre, 1.5x the landmark box, rolled with the eyes) is resampled with OpenCV's bilinear
+ * `warpAffine` to `region-size` x `region-size` pixels in both frames of the pair, so the
+ * magnitudes are pixels of that square, fractions of the face, the same for a face of 100 or
+ * 400 pixels and for a rolled head. By default both frames use the current frame's square, so
+ * head motion stays in the flow (what a camera sees of the whole face moving);
+ * `stabilize=true` samples each frame with its own square, which cancels the head's
+ * translation, scale and roll and leaves the motion within the face (mouth, jaw, brows).
+ * A frame with no face gets no flow (`no-face`) at almost no cost; a face id that was not in
+ * the previous frame gets `new-face`. Without any face meta upstream, `region=face` posts one
+ * warning and measures whole frames.
+ *
+ * Luma is taken at full range: limited-range YUV (16-235, the default of YUV caps) is
+ * expanded, RGB is converted with OpenCV's BT.601 weights, GRAY8 is taken as full range. So
+ * I420, NV12 and RGB input of the same pictures give the same magnitudes.
  *
  * The first frame after start, a flush, a seek, a gap, a discontinuity or a caps change has
  * no previous frame: its meta says `valid=false` and why.
@@ -19,6 +34,8 @@
  * ```bash
  * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! \
  *     alsflow grid-width=16 grid-height=16 ! alsexport location=flow.jsonl ! fakesink
+ * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! queue ! alsmesh ! \
+ *     queue ! alsflow region=face ! alsexport location=faces.jsonl ! fakesink
  * ```
  */
 use gst::glib;
@@ -40,7 +57,7 @@ pub enum FlowRegion {
     #[enum_value(name = "Frame: the whole frame", nick = "frame")]
     Frame = 0,
     #[enum_value(
-        name = "Face: the face box from alsmesh metadata, else the whole frame",
+        name = "Face: a face-aligned square per face of alsmesh's metadata",
         nick = "face"
     )]
     Face = 1,

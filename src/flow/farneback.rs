@@ -113,9 +113,19 @@ impl FarnebackFlow {
         let next_mat = gray_mat(next)?;
         let prev_roi = Mat::roi(&prev_mat, cv_rect(rect))?;
         let next_roi = Mat::roi(&next_mat, cv_rect(rect))?;
+        self.compute_mats(&prev_roi, &next_roi, params)
+    }
+
+    /// Flow from `prev` to `next`, two 8-bit single-channel images of one size.
+    pub fn compute_mats(
+        &mut self,
+        prev: &impl core::ToInputArray,
+        next: &impl core::ToInputArray,
+        params: &FarnebackParams,
+    ) -> opencv::Result<FlowField<'_>> {
         video::calc_optical_flow_farneback(
-            &prev_roi,
-            &next_roi,
+            prev,
+            next,
             &mut self.flow,
             params.pyr_scale,
             params.levels,
@@ -134,8 +144,8 @@ impl FarnebackFlow {
             true,
         )?;
         Ok(FlowField {
-            width: rect.width,
-            height: rect.height,
+            width: self.flow.cols() as usize,
+            height: self.flow.rows() as usize,
             magnitude: self.magnitude.data_typed::<f32>()?,
             angle: self.angle.data_typed::<f32>()?,
             flow_xy: self.flow.data_typed::<core::Vec2f>().map(|v| {

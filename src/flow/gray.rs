@@ -29,6 +29,29 @@ impl RgbLayout {
     }
 }
 
+/// The code values an 8-bit luma plane uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LumaRange {
+    /// 0..255: OpenCV's gray, and what every RGB format converts to.
+    #[default]
+    Full,
+    /// 16..235, the "limited" (TV) range of most YUV video.
+    Limited,
+}
+
+/// `round((v - 16) * 255 / 219)` clamped to 0..255, for every code value `v`.
+const LIMITED_TO_FULL: [u8; 256] = {
+    let mut lut = [0u8; 256];
+    let mut v = 0;
+    while v < 256 {
+        let twice = (v as i32 - 16) * 2 * 255 + 219;
+        let full = if twice < 0 { 0 } else { twice / (2 * 219) };
+        lut[v] = if full > 255 { 255 } else { full as u8 };
+        v += 1;
+    }
+    lut
+};
+
 /// A rectangle in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PixelRect {
@@ -150,21 +173,29 @@ impl GrayImage {
         self.data.resize(width * height, 0);
     }
 
-    /// Copies an 8-bit luma plane (GRAY8 or the Y plane of a YUV frame).
+    /// Copies an 8-bit luma plane (GRAY8 or the Y plane of a YUV frame), expanding
+    /// limited-range values to the full range that OpenCV's gray of the same picture has.
     pub fn fill_from_luma(
         &mut self,
         plane: &[u8],
         stride: usize,
         width: usize,
         height: usize,
+        range: LumaRange,
     ) -> Result<(), ShortPlane> {
         check_plane(plane, stride, width, height)?;
         self.reshape(width, height);
         if width == 0 {
             return Ok(());
         }
-        for (dst, src) in self.data.chunks_exact_mut(width).zip(plane.chunks(stride)) {
-            dst.copy_from_slice(&src[..width]);
+        let rows = self.data.chunks_exact_mut(width).zip(plane.chunks(stride));
+        match range {
+            LumaRange::Full => rows.for_each(|(dst, src)| dst.copy_from_slice(&src[..width])),
+            LumaRange::Limited => rows.for_each(|(dst, src)| {
+                for (d, &v) in dst.iter_mut().zip(&src[..width]) {
+                    *d = LIMITED_TO_FULL[v as usize];
+                }
+            }),
         }
         Ok(())
     }
@@ -205,15 +236,39 @@ mod tests {
     fn luma_copy_drops_stride_padding() {
         let plane = [1, 2, 99, 3, 4, 99];
         let mut img = GrayImage::default();
-        img.fill_from_luma(&plane, 3, 2, 2).unwrap();
+        img.fill_from_luma(&plane, 3, 2, 2, LumaRange::Full)
+            .unwrap();
         assert_eq!(img.data(), &[1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn limited_range_luma_is_expanded_to_full_range() {
+        let plane: Vec<u8> = (0..=255).collect();
+        let mut img = GrayImage::default();
+        img.fill_from_luma(&plane, 256, 256, 1, LumaRange::Limited)
+            .unwrap();
+        let d = img.data();
+        assert_eq!(
+            (d[0], d[16], d[17], d[126], d[235], d[255]),
+            (0, 0, 1, 128, 255, 255)
+        );
+        for v in 16..=235 {
+            let exact = (v as f64 - 16.0) * 255.0 / 219.0;
+            assert!((d[v] as f64 - exact).abs() <= 0.5, "{v}: {}", d[v]);
+        }
     }
 
     #[test]
     fn short_plane_is_an_error() {
         let mut img = GrayImage::default();
-        assert!(img.fill_from_luma(&[0; 5], 3, 2, 2).is_ok());
-        assert!(img.fill_from_luma(&[0; 4], 3, 2, 2).is_err());
+        assert!(
+            img.fill_from_luma(&[0; 5], 3, 2, 2, LumaRange::Full)
+                .is_ok()
+        );
+        assert!(
+            img.fill_from_luma(&[0; 4], 3, 2, 2, LumaRange::Limited)
+                .is_err()
+        );
         assert!(img.fill_from_rgb(&[0; 5], 6, 2, 1, RgbLayout::RGB).is_err());
     }
 

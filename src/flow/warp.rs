@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Face-aligned squares: a face's rotated ROI resampled to a fixed `size` x `size` gray
+//! image with OpenCV's bilinear `warpAffine`, so that flow measured in it is in fractions of
+//! the face whatever the face's size and roll in the picture.
+
+use opencv::core::{self, Mat, Scalar, Size};
+use opencv::imgproc;
+
+use super::gray::GrayImage;
+use crate::mesh::Roi;
+
+/// Largest side, in frame pixels, of a ROI worth warping; anything larger is a broken meta.
+const MAX_ROI_SIDE: f64 = 1.0e5;
+
+/// True when `roi` describes a square that can be sampled: finite, at least one pixel and
+/// not absurdly large.
+pub fn roi_is_usable(roi: &Roi) -> bool {
+    [roi.cx, roi.cy, roi.size, roi.rotation]
+        .iter()
+        .all(|v| v.is_finite())
+        && (1.0..=MAX_ROI_SIDE).contains(&roi.size)
+        && roi.cx.abs() <= MAX_ROI_SIDE
+        && roi.cy.abs() <= MAX_ROI_SIDE
+}
+
+/// The 2x3 matrix taking pixel `(u, v)` of the `size` square to OpenCV source coordinates
+/// (pixel centres at integers), for `warpAffine` with `WARP_INVERSE_MAP`. The square's
+/// corners map to the ROI's corners, as in MediaPipe's crops, and its rows run along the
+/// ROI's rotated x axis.
+fn square_to_frame(roi: &Roi, size: usize) -> [[f64; 3]; 2] {
+    let scale = roi.size / size as f64;
+    let (sin, cos) = roi.rotation.sin_cos();
+    // Centre of square pixel (u, v) relative to the square's centre, in square pixels.
+    let offset = 0.5 - size as f64 / 2.0;
+    let tx = roi.cx - 0.5 + scale * (cos * offset - sin * offset);
+    let ty = roi.cy - 0.5 + scale * (sin * offset + cos * offset);
+    [
+        [scale * cos, -scale * sin, tx],
+        [scale * sin, scale * cos, ty],
+    ]
+}
+
+/// Reusable buffers for one warp.
+#[derive(Default)]
+pub struct SquareWarper {
+    matrix: Mat,
+}
+
+impl SquareWarper {
+    /// Resamples `roi` of `src` into `out` (`size` x `size`, continuous). Outside the frame
+    /// the nearest edge pixel repeats, which does not move between frames and so adds no
+    /// flow.
+    pub fn warp(
+        &mut self,
+        src: &GrayImage,
+        roi: &Roi,
+        size: usize,
+        out: &mut Mat,
+    ) -> opencv::Result<()> {
+        if !roi_is_usable(roi) || size == 0 || src.width() == 0 || src.height() == 0 {
+            return Err(opencv::Error::new(
+                core::StsBadArg,
+                format!(
+                    "cannot warp {roi:?} of a {}x{} frame to {size} pixels",
+                    src.width(),
+                    src.height()
+                ),
+            ));
+        }
+        let m = square_to_frame(roi, size);
+        self.matrix = Mat::from_slice_2d(&m)?;
+        let src = Mat::new_rows_cols_with_data::<u8>(
+            src.height() as i32,
+            src.width() as i32,
+            src.data(),
+        )?;
+        imgproc::warp_affine(
+            &src,
+            out,
+            &self.matrix,
+            Size::new(size as i32, size as i32),
+            imgproc::INTER_LINEAR | imgproc::WARP_INVERSE_MAP,
+            core::BORDER_REPLICATE,
+            Scalar::all(0.0),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opencv::prelude::*;
+    use std::f64::consts::FRAC_PI_2;
+
+    /// `x * dx + y * dy`, which must stay below 256.
+    fn ramp(width: usize, height: usize, dx: usize, dy: usize) -> GrayImage {
+        let data = (0..width * height)
+            .map(|i| u8::try_from((i % width) * dx + (i / width) * dy).unwrap())
+            .collect();
+        GrayImage::from_vec(width, height, data).unwrap()
+    }
+
+    fn warp(src: &GrayImage, roi: Roi, size: usize) -> Vec<u8> {
+        let mut out = Mat::default();
+        SquareWarper::default()
+            .warp(src, &roi, size, &mut out)
+            .unwrap();
+        assert_eq!((out.rows(), out.cols()), (size as i32, size as i32));
+        out.data_bytes().unwrap().to_vec()
+    }
+
+    #[test]
+    fn unrotated_roi_of_its_own_size_is_a_plain_crop() {
+        let src = ramp(40, 30, 2, 5);
+        // Square pixels [10, 26) x [5, 21) of the frame.
+        let roi = Roi {
+            cx: 18.0,
+            cy: 13.0,
+            size: 16.0,
+            rotation: 0.0,
+        };
+        let out = warp(&src, roi, 16);
+        for v in 0..16 {
+            for u in 0..16 {
+                assert_eq!(
+                    out[v * 16 + u],
+                    src.data()[(v + 5) * 40 + u + 10],
+                    "{u},{v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rotation_turns_the_square_clockwise_on_screen() {
+        let src = ramp(40, 40, 2, 4);
+        let roi = Roi {
+            cx: 20.0,
+            cy: 20.0,
+            size: 10.0,
+            rotation: FRAC_PI_2,
+        };
+        let out = warp(&src, roi, 10);
+        // Turned a quarter clockwise, the square's x axis points down the frame: moving
+        // right in the square moves down in the frame (+4 per row), moving down in the
+        // square moves left (-2 per column).
+        assert_eq!(out[1] as i32 - out[0] as i32, 4);
+        assert_eq!(out[10] as i32 - out[0] as i32, -2);
+    }
+
+    #[test]
+    fn a_larger_roi_is_sampled_down_to_the_same_square() {
+        let src = ramp(100, 100, 1, 1);
+        let roi = Roi {
+            cx: 50.0,
+            cy: 50.0,
+            size: 40.0,
+            rotation: 0.0,
+        };
+        let out = warp(&src, roi, 20);
+        // Two frame pixels per square pixel.
+        assert_eq!(out[1] as i32 - out[0] as i32, 2);
+        assert_eq!(out[20] as i32 - out[0] as i32, 2);
+        assert_eq!(out[0], 61);
+    }
+
+    #[test]
+    fn unusable_rois_are_errors() {
+        let src = ramp(10, 10, 1, 1);
+        let mut out = Mat::default();
+        let mut w = SquareWarper::default();
+        for roi in [
+            Roi {
+                cx: f64::NAN,
+                cy: 5.0,
+                size: 5.0,
+                rotation: 0.0,
+            },
+            Roi {
+                cx: 5.0,
+                cy: 5.0,
+                size: 0.5,
+                rotation: 0.0,
+            },
+            Roi {
+                cx: 5.0,
+                cy: 5.0,
+                size: 1e9,
+                rotation: 0.0,
+            },
+        ] {
+            assert!(w.warp(&src, &roi, 8, &mut out).is_err(), "{roi:?}");
+        }
+        assert!(!roi_is_usable(&Roi {
+            cx: 5.0,
+            cy: 5.0,
+            size: 5.0,
+            rotation: f64::INFINITY
+        }));
+    }
+}
