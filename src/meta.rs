@@ -154,6 +154,12 @@ pub struct RegionFlow {
     pub grid: Vec<f32>,
 }
 
+impl RegionFlow {
+    pub fn is_valid(&self) -> bool {
+        self.stats.is_some()
+    }
+}
+
 /// Region kinds of [`FlowMeta::region_kind`].
 pub const REGION_FRAME: &str = "frame";
 pub const REGION_FACE: &str = "face";

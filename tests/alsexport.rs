@@ -60,7 +60,7 @@ fn one_line_per_frame_matching_the_flow_meta() {
     assert_eq!(lines.len(), 8);
     assert_eq!(metas.len(), 8);
     for (i, (line, (pts, meta))) in lines.iter().zip(metas.iter()).enumerate() {
-        assert_eq!(line["schema"], 1);
+        assert_eq!(line["schema"], 2);
         assert_eq!(line["frame"], i as u64);
         assert_eq!(line["pts_ns"].as_u64(), *pts);
         assert_eq!(
@@ -69,12 +69,13 @@ fn one_line_per_frame_matching_the_flow_meta() {
         );
         let flow = &line["flow"];
         assert_eq!(flow["valid"].as_bool(), Some(meta.is_valid()));
-        assert_eq!(flow["region_box"], serde_json::json!([0, 0, 160, 120]));
+        assert_eq!(flow["region"], "frame");
         assert_eq!(
             (flow["grid_width"].as_u64(), flow["grid_height"].as_u64()),
             (Some(4), Some(3))
         );
-        match &meta.stats {
+        let region = &meta.regions[0];
+        match &region.stats {
             None => {
                 assert_eq!(flow["reason"], "start");
                 assert!(flow.get("mean").is_none() && flow.get("grid").is_none());
@@ -91,7 +92,7 @@ fn one_line_per_frame_matching_the_flow_meta() {
                     .iter()
                     .map(as_f32)
                     .collect();
-                assert_eq!(grid, meta.grid);
+                assert_eq!(grid, region.grid);
             }
         }
     }

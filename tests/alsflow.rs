@@ -5,7 +5,7 @@ mod common;
 use common::{frame_buffer, init, texture, video_caps};
 use gst::prelude::*;
 use gst_video::VideoFormat;
-use gstals::meta::{Face, FaceMeta, FlowMeta, NormRect};
+use gstals::meta::{Face, FaceMeta, FlowMeta, NormRect, NormRotatedRect, RegionFlow};
 use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
 
@@ -24,6 +24,15 @@ fn push(h: &mut gst_check::Harness, buffer: gst::Buffer) -> FlowMeta {
     FlowMeta::read(&out)
         .expect("every buffer carries a flow meta")
         .expect("flow meta is well formed")
+}
+
+/// The whole-frame flow of the buffer that comes out for `buffer`.
+fn push_frame(h: &mut gst_check::Harness, buffer: gst::Buffer) -> RegionFlow {
+    let meta = push(h, buffer);
+    assert_eq!(meta.region_kind, "frame");
+    assert_eq!(meta.regions.len(), 1, "{meta:?}");
+    assert_eq!(meta.regions[0].roi, NormRotatedRect::FULL);
+    meta.regions.into_iter().next().expect("one region")
 }
 
 fn gray(luma: &[u8], w: u32, h: u32) -> gst::Buffer {
@@ -80,7 +89,7 @@ fn magnitudes_match_opencv_farneback() {
         let first = push(&mut hn, gray(&frames[0], w, h));
         assert!(!first.is_valid());
         for pair in 1..frames.len() {
-            let meta = push(&mut hn, gray(&frames[pair], w, h));
+            let meta = push_frame(&mut hn, gray(&frames[pair], w, h));
             let mag = opencv_magnitudes(&frames[pair - 1], &frames[pair], w as i32, h as i32);
             let expected = if gw == 0 {
                 mag.clone()
@@ -102,24 +111,41 @@ fn magnitudes_match_opencv_farneback() {
 }
 
 #[test]
-fn every_format_gives_the_flow_of_its_luma() {
+fn every_format_gives_the_flow_of_its_full_range_luma() {
     let (w, h) = (96u32, 64u32);
     let a = texture(w as usize, h as usize, 0.0, 0.0);
     let b = texture(w as usize, h as usize, 2.0, 1.0);
-    let flow_for = |format| {
+    // What a limited-range (16-235) YUV encoder writes for the same pictures.
+    let limited = |luma: &[u8]| -> Vec<u8> {
+        luma.iter()
+            .map(|&v| (16.0 + v as f64 * 219.0 / 255.0).round() as u8)
+            .collect()
+    };
+    let flow_for = |format, a: &[u8], b: &[u8]| {
         let mut hn = harness("grid-width=8 grid-height=4");
         hn.set_src_caps(video_caps(format, w, h));
-        push(&mut hn, frame_buffer(&a, format, w, h));
-        push(&mut hn, frame_buffer(&b, format, w, h))
+        push_frame(&mut hn, frame_buffer(a, format, w, h));
+        push_frame(&mut hn, frame_buffer(b, format, w, h))
     };
-    let reference = flow_for(VideoFormat::Gray8);
-    assert!(reference.stats.expect("valid").mean > 0.5);
+    let reference = flow_for(VideoFormat::Gray8, &a, &b);
+    let mean = reference.stats.expect("valid").mean;
+    assert!(mean > 0.5);
     use VideoFormat::*;
-    for format in [
-        I420, Yv12, Nv12, Nv21, Y42b, Y444, Rgb, Bgr, Rgbx, Bgrx, Xrgb, Xbgr, Rgba, Bgra, Argb,
-        Abgr,
-    ] {
-        assert_eq!(flow_for(format), reference, "{format:?}");
+    for format in [Rgb, Bgr, Rgbx, Bgrx, Xrgb, Xbgr, Rgba, Bgra, Argb, Abgr] {
+        assert_eq!(flow_for(format, &a, &b), reference, "{format:?}");
+    }
+    for format in [I420, Yv12, Nv12, Nv21, Y42b, Y444] {
+        let m = flow_for(format, &limited(&a), &limited(&b));
+        let yuv_mean = m.stats.expect("valid").mean;
+        assert!(
+            (yuv_mean - mean).abs() < 0.01 * mean,
+            "{format:?}: {yuv_mean} vs {mean}"
+        );
+        let raw = flow_for(format, &a, &b).stats.expect("valid").mean;
+        assert!(
+            (raw - mean).abs() > 0.01 * mean,
+            "{format:?}: luma taken as limited range is expanded ({raw} vs {mean})"
+        );
     }
 }
 
@@ -131,19 +157,19 @@ fn flush_restarts_the_frame_pair() {
     let a = texture(64, 48, 0.0, 0.0);
     let b = texture(64, 48, 1.0, 0.0);
     assert_eq!(
-        push(&mut hn, gray(&a, w, h)).reset_reason.as_deref(),
+        push_frame(&mut hn, gray(&a, w, h)).reset_reason.as_deref(),
         Some("start")
     );
-    assert!(push(&mut hn, gray(&b, w, h)).is_valid());
+    assert!(push_frame(&mut hn, gray(&b, w, h)).is_valid());
     assert!(hn.push_event(gst::event::FlushStart::new()));
     assert!(hn.push_event(gst::event::FlushStop::new(true)));
     let segment = gst::FormattedSegment::<gst::ClockTime>::new();
     assert!(hn.push_event(gst::event::Segment::new(&segment)));
-    let after = push(&mut hn, gray(&a, w, h));
+    let after = push_frame(&mut hn, gray(&a, w, h));
     assert!(!after.is_valid());
     assert_eq!(after.reset_reason.as_deref(), Some("flush"));
     assert!(after.grid.is_empty());
-    assert!(push(&mut hn, gray(&b, w, h)).is_valid());
+    assert!(push_frame(&mut hn, gray(&b, w, h)).is_valid());
 }
 
 #[test]
@@ -152,8 +178,8 @@ fn discont_and_gap_restart_the_frame_pair() {
     let mut hn = harness("");
     hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
     let a = texture(64, 48, 0.0, 0.0);
-    push(&mut hn, gray(&a, w, h));
-    assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+    push_frame(&mut hn, gray(&a, w, h));
+    assert!(push_frame(&mut hn, gray(&a, w, h)).is_valid());
 
     let mut discont = gray(&a, w, h);
     discont
@@ -161,25 +187,25 @@ fn discont_and_gap_restart_the_frame_pair() {
         .unwrap()
         .set_flags(gst::BufferFlags::DISCONT);
     assert_eq!(
-        push(&mut hn, discont).reset_reason.as_deref(),
+        push_frame(&mut hn, discont).reset_reason.as_deref(),
         Some("discont")
     );
-    assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+    assert!(push_frame(&mut hn, gray(&a, w, h)).is_valid());
 
     assert!(hn.push_event(gst::event::Gap::builder(gst::ClockTime::ZERO).build()));
     assert_eq!(
-        push(&mut hn, gray(&a, w, h)).reset_reason.as_deref(),
+        push_frame(&mut hn, gray(&a, w, h)).reset_reason.as_deref(),
         Some("gap")
     );
 
     let mut gap = gray(&a, w, h);
     gap.get_mut().unwrap().set_flags(gst::BufferFlags::GAP);
-    assert_eq!(push(&mut hn, gap).reset_reason.as_deref(), Some("gap"));
+    assert_eq!(push_frame(&mut hn, gap).reset_reason.as_deref(), Some("gap"));
     assert!(
-        !push(&mut hn, gray(&a, w, h)).is_valid(),
+        !push_frame(&mut hn, gray(&a, w, h)).is_valid(),
         "a gap buffer is no pair partner"
     );
-    assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+    assert!(push_frame(&mut hn, gray(&a, w, h)).is_valid());
 }
 
 #[test]
@@ -190,21 +216,21 @@ fn resolution_change_mid_stream_restarts_at_the_new_size() {
     push(&mut hn, frame_buffer(&big, VideoFormat::I420, 640, 480));
     let m = push(&mut hn, frame_buffer(&big, VideoFormat::I420, 640, 480));
     assert_eq!(
-        (m.grid_width, m.grid_height, m.grid.len()),
+        (m.grid_width, m.grid_height, m.regions[0].grid.len()),
         (640, 480, 640 * 480)
     );
 
     hn.set_src_caps(video_caps(VideoFormat::I420, 320, 240));
     let small = texture(320, 240, 0.0, 0.0);
     let moved = texture(320, 240, 1.0, 1.0);
-    let first = push(&mut hn, frame_buffer(&small, VideoFormat::I420, 320, 240));
+    let first = push_frame(&mut hn, frame_buffer(&small, VideoFormat::I420, 320, 240));
     assert_eq!(first.reset_reason.as_deref(), Some("caps"));
     let m = push(&mut hn, frame_buffer(&moved, VideoFormat::I420, 320, 240));
     assert_eq!(
-        (m.grid_width, m.grid_height, m.grid.len()),
+        (m.grid_width, m.grid_height, m.regions[0].grid.len()),
         (320, 240, 320 * 240)
     );
-    assert!(m.stats.expect("valid").mean > 0.5);
+    assert!(m.regions[0].stats.expect("valid").mean > 0.5);
 }
 
 #[test]
@@ -215,10 +241,18 @@ fn tiny_and_odd_frames_give_finite_flow() {
             hn.set_src_caps(video_caps(format, w, h));
             let a = texture(w as usize, h as usize, 0.0, 0.0);
             let b = texture(w as usize, h as usize, 1.0, 0.5);
-            push(&mut hn, frame_buffer(&a, format, w, h));
-            let m = push(&mut hn, frame_buffer(&b, format, w, h));
+            push_frame(&mut hn, frame_buffer(&a, format, w, h));
+            let meta = push(&mut hn, frame_buffer(&b, format, w, h));
+            // The grid has at most one cell per pixel.
+            let cells = (32.min(w) * 32.min(h)) as usize;
+            assert_eq!(
+                (meta.grid_width, meta.grid_height),
+                (32.min(w), 32.min(h)),
+                "{w}x{h} {format:?}"
+            );
+            let m = &meta.regions[0];
             let s = m.stats.expect("valid");
-            assert_eq!(m.grid.len(), 32 * 32, "{w}x{h} {format:?}");
+            assert_eq!(m.grid.len(), cells, "{w}x{h} {format:?}");
             assert!(
                 m.grid.iter().all(|v| v.is_finite())
                     && [s.mean, s.max, s.p99, s.mean_direction]
@@ -230,63 +264,84 @@ fn tiny_and_odd_frames_give_finite_flow() {
     }
 }
 
-fn with_face(mut buffer: gst::Buffer, bbox: NormRect) -> gst::Buffer {
+/// A face whose landmarks span `bbox` with level eyes, so that its square is centred on the
+/// box with 1.5 times its longer side (in pixels of a `w` x `h` frame) and no roll.
+fn face_in(id: u32, bbox: NormRect) -> Face {
+    let (x, y, bw, bh) = (bbox.x as f32, bbox.y as f32, bbox.width as f32, bbox.height as f32);
+    let mut landmarks = vec![[x + bw / 2.0, y + bh / 2.0, 0.0]; gstals::meta::LANDMARKS_PER_FACE];
+    landmarks[0] = [x, y, 0.0];
+    landmarks[1] = [x + bw, y + bh, 0.0];
+    landmarks[33] = [x + 0.3 * bw, y + 0.4 * bh, 0.0];
+    landmarks[263] = [x + 0.7 * bw, y + 0.4 * bh, 0.0];
+    Face {
+        id,
+        detection_score: 0.9,
+        presence_score: 0.9,
+        bbox,
+        landmarks,
+        ..Default::default()
+    }
+}
+
+fn with_faces(mut buffer: gst::Buffer, faces: &[(u32, NormRect)]) -> gst::Buffer {
     let meta = FaceMeta {
-        faces: vec![Face {
-            id: 1,
-            detection_score: 0.9,
-            presence_score: 0.9,
-            bbox,
-            landmarks: vec![[0.5, 0.5, 0.0]; gstals::meta::LANDMARKS_PER_FACE],
-            ..Default::default()
-        }],
+        faces: faces.iter().map(|&(id, bbox)| face_in(id, bbox)).collect(),
         fresh: true,
     };
     meta.attach(buffer.get_mut().unwrap()).unwrap();
     buffer
 }
 
+fn rect(x: f64, y: f64, width: f64, height: f64) -> NormRect {
+    NormRect {
+        x,
+        y,
+        width,
+        height,
+    }
+}
+
 #[test]
-fn face_region_uses_one_rectangle_for_both_frames() {
+fn face_region_samples_both_frames_with_the_current_square() {
     let (w, h) = (160u32, 120u32);
     let still = texture(160, 120, 0.0, 0.0);
-    let face_a = NormRect {
-        x: 0.25,
-        y: 0.25,
-        width: 0.5,
-        height: 0.5,
+    let face_a = rect(0.25, 0.25, 0.4, 0.4);
+    let face_b = rect(0.3, 0.2, 0.4, 0.4);
+    let run = |props: &str| {
+        let mut hn = harness(&format!("region=face grid-width=4 grid-height=4 {props}"));
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+        let first = push(&mut hn, with_faces(gray(&still, w, h), &[(1, face_a)]));
+        assert_eq!(first.regions[0].reset_reason.as_deref(), Some("start"));
+        push(&mut hn, with_faces(gray(&still, w, h), &[(1, face_b)]))
     };
-    let face_b = NormRect {
-        x: 0.3,
-        y: 0.2,
-        width: 0.5,
-        height: 0.5,
+    // The scene stands still while the face box moves: one square for both frames sees no
+    // motion; each frame's own square (stabilize) sees the box's shift as motion.
+    let m = run("region-size=64");
+    assert_eq!((m.region_kind.as_str(), m.region_size), ("face", 64));
+    assert_eq!((m.grid_width, m.grid_height), (4, 4));
+    let face = &m.regions[0];
+    assert_eq!(face.face_id, 1);
+    // Face B: 64 x 48 pixels around (80, 48); its square is 1.5 x 64 = 96 pixels.
+    let expected = NormRotatedRect {
+        cx: 0.5,
+        cy: 0.4,
+        width: 0.6,
+        height: 0.8,
+        rotation: 0.0,
     };
-
-    let mut hn = harness("region=face grid-width=4 grid-height=4");
-    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
-    push(&mut hn, with_face(gray(&still, w, h), face_a));
-    // The scene stands still while the face box moves: one shared rectangle sees no motion,
-    // two different crops would see the box's shift as motion.
-    let m = push(&mut hn, with_face(gray(&still, w, h), face_b));
-    assert_eq!(m.region_kind, "face");
-    assert_eq!(
-        m.region,
-        NormRect {
-            x: 0.3,
-            y: 0.2,
-            width: 0.5,
-            height: 0.5
-        }
-    );
-    assert!(m.stats.expect("valid").max < 0.5, "{m:?}");
-
-    // Without a face meta the whole frame is used.
-    let m = push(&mut hn, gray(&still, w, h));
-    assert_eq!(
-        (m.region_kind.as_str(), m.region),
-        ("frame", NormRect::FULL)
-    );
+    for (a, b) in [
+        (face.roi.cx, expected.cx),
+        (face.roi.cy, expected.cy),
+        (face.roi.width, expected.width),
+        (face.roi.height, expected.height),
+        (face.roi.rotation, expected.rotation),
+    ] {
+        assert!((a - b).abs() < 1e-4, "{:?}", face.roi);
+    }
+    assert!(face.stats.expect("valid").max < 0.5, "{m:?}");
+    assert_eq!(face.grid.len(), 16);
+    let stable = run("region-size=64 stabilize=true");
+    assert!(stable.regions[0].stats.expect("valid").mean > 1.0, "{stable:?}");
 }
 
 #[test]
@@ -294,22 +349,17 @@ fn face_region_measures_only_motion_inside_the_face() {
     let (w, h) = (160usize, 120usize);
     let a = texture(w, h, 0.0, 0.0);
     let mut b = a.clone();
-    // Motion in the left third only; the face box covers the right half.
+    // Motion in the left third only; the face's square (x 84..156) lies right of it.
     let moved = texture(w, h, 3.0, 0.0);
     for y in 0..h {
         b[y * w..y * w + w / 3].copy_from_slice(&moved[y * w..y * w + w / 3]);
     }
-    let face = NormRect {
-        x: 0.5,
-        y: 0.0,
-        width: 0.5,
-        height: 1.0,
-    };
+    let face = rect(0.6, 0.3, 0.3, 0.4);
     let run = |props: &str| {
         let mut hn = harness(props);
         hn.set_src_caps(video_caps(VideoFormat::Gray8, w as u32, h as u32));
-        push(&mut hn, with_face(gray(&a, w as u32, h as u32), face));
-        push(&mut hn, with_face(gray(&b, w as u32, h as u32), face))
+        push(&mut hn, with_faces(gray(&a, w as u32, h as u32), &[(1, face)]));
+        push(&mut hn, with_faces(gray(&b, w as u32, h as u32), &[(1, face)])).regions[0]
             .stats
             .expect("valid")
     };
@@ -317,6 +367,65 @@ fn face_region_measures_only_motion_inside_the_face() {
     let face = run("region=face");
     assert!(frame.mean > 0.5, "{frame:?}");
     assert!(face.mean < 0.1 * frame.mean, "{face:?} vs {frame:?}");
+}
+
+#[test]
+fn every_face_gets_its_own_flow_and_new_or_missing_faces_say_so() {
+    let (w, h) = (200u32, 100u32);
+    let frames: Vec<Vec<u8>> = (0..5)
+        .map(|i| texture(200, 100, 0.0, 1.5 * i as f32))
+        .collect();
+    let left = rect(0.1, 0.3, 0.2, 0.4);
+    let right = rect(0.6, 0.3, 0.2, 0.4);
+    let mut hn = harness("region=face region-size=32 grid-width=8 grid-height=8");
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    let reasons = |m: &FlowMeta| -> Vec<(u32, Option<String>)> {
+        m.regions
+            .iter()
+            .map(|r| (r.face_id, r.reset_reason.clone()))
+            .collect()
+    };
+    let m = push(&mut hn, with_faces(gray(&frames[0], w, h), &[(1, left)]));
+    assert_eq!(reasons(&m), vec![(1, Some("start".into()))]);
+    let m = push(
+        &mut hn,
+        with_faces(gray(&frames[1], w, h), &[(1, left), (2, right)]),
+    );
+    assert_eq!(reasons(&m), vec![(1, None), (2, Some("new-face".into()))]);
+    // The grid is clamped to the square: 8 x 8 cells of a 32-pixel square.
+    assert_eq!((m.grid_width, m.grid_height), (8, 8));
+    let m = push(
+        &mut hn,
+        with_faces(gray(&frames[2], w, h), &[(2, right), (1, left)]),
+    );
+    assert_eq!(reasons(&m), vec![(2, None), (1, None)]);
+    // Both faces are 40 x 40 pixels, so their squares are 60 frame pixels resampled to 32:
+    // 1.5 pixels of motion become 0.8.
+    for r in &m.regions {
+        let mean = r.stats.expect("valid").mean;
+        assert!((mean - 0.8).abs() < 0.1, "{r:?}");
+    }
+    let m = push(&mut hn, with_faces(gray(&frames[3], w, h), &[]));
+    assert!(m.regions.is_empty());
+    assert_eq!(m.reset_reason.as_deref(), Some("no-face"));
+    assert!(!m.is_valid());
+    let m = push(&mut hn, with_faces(gray(&frames[4], w, h), &[(2, right)]));
+    assert_eq!(reasons(&m), vec![(2, Some("new-face".into()))]);
+
+    // Without a face meta, region=face measures the whole frame.
+    let m = push_frame(&mut hn, gray(&frames[0], w, h));
+    assert!(m.is_valid(), "{m:?}");
+}
+
+#[test]
+fn region_size_has_its_documented_range() {
+    init();
+    let e = gst::ElementFactory::make("alsflow").build().unwrap();
+    assert_eq!(e.property::<u32>("region-size"), 128);
+    assert!(!e.property::<bool>("stabilize"));
+    let pspec = e.find_property("region-size").unwrap();
+    let pspec = pspec.downcast_ref::<glib::ParamSpecUInt>().unwrap();
+    assert_eq!((pspec.minimum(), pspec.maximum()), (32, 512));
 }
 
 #[test]
@@ -353,8 +462,8 @@ fn every_poly_n_in_range_runs() {
         for gaussian in [false, true] {
             let mut hn = harness(&format!("poly-n={poly_n} gaussian-window={gaussian}"));
             hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
-            push(&mut hn, gray(&a, w, h));
-            assert!(push(&mut hn, gray(&a, w, h)).is_valid());
+            push_frame(&mut hn, gray(&a, w, h));
+            assert!(push_frame(&mut hn, gray(&a, w, h)).is_valid());
         }
     }
 }
@@ -451,7 +560,7 @@ fn held_frames_leave_before_a_caps_change() {
             caps_size,
             "meta and caps agree"
         );
-        sizes.push((caps_size, meta.reset_reason));
+        sizes.push((caps_size, meta.regions[0].reset_reason.clone()));
     }
     pipeline.set_state(gst::State::Null).unwrap();
     let start = Some("start".to_string());

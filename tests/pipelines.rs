@@ -53,7 +53,11 @@ fn decoded_file_gets_flow_on_every_frame_after_the_first() {
     assert!(!metas[0].is_valid());
     assert!(metas[1..].iter().all(|m| m.is_valid()));
     // The test pattern's ball moves, so some frame shows motion.
-    assert!(metas[1..].iter().any(|m| m.stats.unwrap().max > 1.0));
+    assert!(
+        metas[1..]
+            .iter()
+            .any(|m| m.regions[0].stats.is_some_and(|s| s.max > 1.0))
+    );
 }
 
 #[test]
@@ -79,7 +83,11 @@ fn metas_survive_queue_tee_convert_and_scale_but_not_a_flip() {
         if survives {
             let metas: Vec<&FlowMeta> = seen.iter().map(|m| m.as_ref().expect(middle)).collect();
             assert!(metas[1..].iter().all(|m| m.is_valid()), "{middle}");
-            assert_eq!(metas[0].region, gstals::meta::NormRect::FULL, "{middle}");
+            assert_eq!(
+                metas[0].regions[0].roi,
+                gstals::meta::NormRotatedRect::FULL,
+                "{middle}"
+            );
         } else {
             assert!(
                 seen.iter().all(Option::is_none),
