@@ -13,6 +13,13 @@ use opencv::prelude::*;
 /// The photo's face centre, in its 512x512 pixels.
 const FACE_CENTRE: (f64, f64) = (225.0, 125.0);
 const BACKGROUND: f64 = 96.0;
+/// Where the jaw of `Talking` moves, in the photo's pixels: below the lower lip (MediaPipe
+/// landmarks 14 and 152 lie at about (223, 149) and (222, 176)).
+const JAW_CENTRE: (f64, f64) = (223.0, 162.0);
+const JAW_SIGMA: (f64, f64) = (26.0, 16.0);
+/// Peak jaw opening in photo pixels and its rate, as a "pa-pa-pa" at 2 per second.
+const JAW_OPENING: f64 = 8.0;
+const JAW_HZ: f64 = 2.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
@@ -22,6 +29,13 @@ pub enum Scenario {
     LeaveAndReturn,
     /// Two faces side by side.
     TwoFaces,
+    /// One face standing still at `scale_percent` of the photo's size, rolled by
+    /// `roll_degrees` (counter-clockwise), whose jaw opens and closes; the same jaw motion at
+    /// any scale and roll.
+    Talking {
+        scale_percent: u32,
+        roll_degrees: i32,
+    },
 }
 
 impl Scenario {
@@ -31,6 +45,7 @@ impl Scenario {
             Scenario::Face => (640, 480, 90),
             Scenario::LeaveAndReturn => (320, 240, 60),
             Scenario::TwoFaces => (640, 480, 8),
+            Scenario::Talking { .. } => (640, 480, 30),
         }
     }
 
@@ -39,6 +54,10 @@ impl Scenario {
             "face" => Some(Scenario::Face),
             "leave" => Some(Scenario::LeaveAndReturn),
             "two" => Some(Scenario::TwoFaces),
+            "talking" => Some(Scenario::Talking {
+                scale_percent: 150,
+                roll_degrees: 0,
+            }),
             _ => None,
         }
     }
@@ -60,8 +79,63 @@ impl Scenario {
                 vec![(x, 120.0, 0.9, 0.0)]
             }
             Scenario::TwoFaces => vec![(170.0, 240.0, 1.0, 5.0), (470.0, 240.0, 1.0, -5.0)],
+            Scenario::Talking {
+                scale_percent,
+                roll_degrees,
+            } => vec![(
+                320.0,
+                240.0,
+                scale_percent as f64 / 100.0,
+                roll_degrees as f64,
+            )],
         }
     }
+
+    /// How far the jaw is open at `frame`, in photo pixels.
+    fn jaw_opening(self, frame: usize) -> f64 {
+        match self {
+            Scenario::Talking { .. } => {
+                let t = frame as f64 / 30.0;
+                JAW_OPENING * (1.0 - (std::f64::consts::TAU * JAW_HZ * t).cos()) / 2.0
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// The photo with its jaw pulled down by `opening` pixels: a smooth bump of downward
+/// motion around [`JAW_CENTRE`], resampled with OpenCV's `remap`.
+fn open_jaw(
+    photo: &impl core::ToInputArray,
+    rows: i32,
+    cols: i32,
+    opening: f64,
+) -> opencv::Result<Mat> {
+    let (rows, cols) = (rows.max(0) as usize, cols.max(0) as usize);
+    let mut map_x = Vec::with_capacity(rows * cols);
+    let mut map_y = Vec::with_capacity(rows * cols);
+    for y in 0..rows {
+        let dy = (y as f64 - JAW_CENTRE.1) / JAW_SIGMA.1;
+        for x in 0..cols {
+            let dx = (x as f64 - JAW_CENTRE.0) / JAW_SIGMA.0;
+            let shift = opening * (-(dx * dx + dy * dy) / 2.0).exp();
+            map_x.push(x as f32);
+            map_y.push((y as f64 - shift) as f32);
+        }
+    }
+    let map_x = Mat::new_rows_cols_with_data::<f32>(rows as i32, cols as i32, &map_x)?;
+    let map_y = Mat::new_rows_cols_with_data::<f32>(rows as i32, cols as i32, &map_y)?;
+    let mut out = Mat::default();
+    imgproc::remap(
+        photo,
+        &mut out,
+        &map_x,
+        &map_y,
+        imgproc::INTER_LINEAR,
+        core::BORDER_REPLICATE,
+        Scalar::all(0.0),
+    )?;
+    Ok(out)
 }
 
 /// An RGB photo, tightly packed.
@@ -94,11 +168,17 @@ impl Photo {
 /// Renders `frame` of `scenario` as packed RGB.
 pub fn render(photo: &Photo, scenario: Scenario, frame: usize) -> opencv::Result<Vec<u8>> {
     let (width, height, _) = scenario.geometry();
-    let src = Mat::new_rows_cols_with_data::<core::Vec3b>(
+    let photo_mat = Mat::new_rows_cols_with_data::<core::Vec3b>(
         photo.height as i32,
         photo.width as i32,
         bytes_as_pixels(&photo.rgb),
     )?;
+    let opening = scenario.jaw_opening(frame);
+    let src = if opening > 0.0 {
+        open_jaw(&photo_mat, photo.height as i32, photo.width as i32, opening)?
+    } else {
+        photo_mat.try_clone()?
+    };
     let mut dst = Mat::new_rows_cols_with_default(
         height as i32,
         width as i32,
@@ -146,7 +226,16 @@ mod tests {
     #[test]
     fn frames_have_the_scenario_geometry_and_are_deterministic() {
         let p = photo();
-        for scenario in [Scenario::Face, Scenario::LeaveAndReturn, Scenario::TwoFaces] {
+        let talking = Scenario::Talking {
+            scale_percent: 75,
+            roll_degrees: 30,
+        };
+        for scenario in [
+            Scenario::Face,
+            Scenario::LeaveAndReturn,
+            Scenario::TwoFaces,
+            talking,
+        ] {
             let (w, h, _) = scenario.geometry();
             let a = render(&p, scenario, 3).unwrap();
             assert_eq!(a.len(), w * h * 3);
@@ -168,5 +257,20 @@ mod tests {
             left_half_background,
             "the face is off to the right at frame 30"
         );
+    }
+
+    #[test]
+    fn only_the_jaw_of_a_talking_face_moves() {
+        let p = photo();
+        let talking = Scenario::from_name("talking").unwrap();
+        let closed = render(&p, talking, 0).unwrap();
+        let open = render(&p, talking, 7).unwrap();
+        assert!(talking.jaw_opening(7) > 6.0);
+        let (w, _, _) = talking.geometry();
+        let changed =
+            |x: usize, y: usize| closed[(y * w + x) * 3..][..3] != open[(y * w + x) * 3..][..3];
+        // The jaw (photo (223, 162)) lands at (320 + 1.5 * -2, 240 + 1.5 * 37) in the frame.
+        assert!((300..330).any(|x| changed(x, 295)), "the jaw moves");
+        assert!(!(250..390).any(|x| changed(x, 200)), "the eyes do not");
     }
 }

@@ -200,7 +200,10 @@ fn discont_and_gap_restart_the_frame_pair() {
 
     let mut gap = gray(&a, w, h);
     gap.get_mut().unwrap().set_flags(gst::BufferFlags::GAP);
-    assert_eq!(push_frame(&mut hn, gap).reset_reason.as_deref(), Some("gap"));
+    assert_eq!(
+        push_frame(&mut hn, gap).reset_reason.as_deref(),
+        Some("gap")
+    );
     assert!(
         !push_frame(&mut hn, gray(&a, w, h)).is_valid(),
         "a gap buffer is no pair partner"
@@ -267,7 +270,12 @@ fn tiny_and_odd_frames_give_finite_flow() {
 /// A face whose landmarks span `bbox` with level eyes, so that its square is centred on the
 /// box with 1.5 times its longer side (in pixels of a `w` x `h` frame) and no roll.
 fn face_in(id: u32, bbox: NormRect) -> Face {
-    let (x, y, bw, bh) = (bbox.x as f32, bbox.y as f32, bbox.width as f32, bbox.height as f32);
+    let (x, y, bw, bh) = (
+        bbox.x as f32,
+        bbox.y as f32,
+        bbox.width as f32,
+        bbox.height as f32,
+    );
     let mut landmarks = vec![[x + bw / 2.0, y + bh / 2.0, 0.0]; gstals::meta::LANDMARKS_PER_FACE];
     landmarks[0] = [x, y, 0.0];
     landmarks[1] = [x + bw, y + bh, 0.0];
@@ -341,7 +349,10 @@ fn face_region_samples_both_frames_with_the_current_square() {
     assert!(face.stats.expect("valid").max < 0.5, "{m:?}");
     assert_eq!(face.grid.len(), 16);
     let stable = run("region-size=64 stabilize=true");
-    assert!(stable.regions[0].stats.expect("valid").mean > 1.0, "{stable:?}");
+    assert!(
+        stable.regions[0].stats.expect("valid").mean > 1.0,
+        "{stable:?}"
+    );
 }
 
 #[test]
@@ -358,8 +369,15 @@ fn face_region_measures_only_motion_inside_the_face() {
     let run = |props: &str| {
         let mut hn = harness(props);
         hn.set_src_caps(video_caps(VideoFormat::Gray8, w as u32, h as u32));
-        push(&mut hn, with_faces(gray(&a, w as u32, h as u32), &[(1, face)]));
-        push(&mut hn, with_faces(gray(&b, w as u32, h as u32), &[(1, face)])).regions[0]
+        push(
+            &mut hn,
+            with_faces(gray(&a, w as u32, h as u32), &[(1, face)]),
+        );
+        push(
+            &mut hn,
+            with_faces(gray(&b, w as u32, h as u32), &[(1, face)]),
+        )
+        .regions[0]
             .stats
             .expect("valid")
     };

@@ -4,7 +4,7 @@ mod common;
 
 use common::{asset, face_clip, init, run_frames, scratch_dir};
 use gst_video::VideoFormat;
-use gstals::meta::{FaceMeta, FlowMeta, LANDMARKS_PER_FACE};
+use gstals::meta::{FaceMeta, LANDMARKS_PER_FACE};
 use gstals::synthetic::Scenario;
 
 fn faces(buffers: &[gst::Buffer]) -> Vec<FaceMeta> {
@@ -223,28 +223,6 @@ fn faces_come_with_standard_roi_metas() {
     assert!(rw > 50 && rh > 50);
     let param = roi.param("face").expect("face parameters");
     assert_eq!(param.get::<u32>("id").unwrap(), face.id);
-}
-
-#[test]
-fn alsflow_uses_the_mesh_face_box() {
-    init();
-    let (w, h, frames) = face_clip(Scenario::Face);
-    let out = run_frames(
-        "alsmesh ! alsflow region=face threads=1",
-        VideoFormat::Rgb,
-        w,
-        h,
-        &frames[..3],
-    )
-    .unwrap();
-    for b in &out[1..] {
-        let face = &FaceMeta::read(b).unwrap().unwrap().faces[0];
-        let flow = FlowMeta::read(b).unwrap().unwrap();
-        assert_eq!(flow.region_kind, "face");
-        assert!((flow.region.x - face.bbox.x).abs() < 2.0 / w as f64);
-        assert!((flow.region.width - face.bbox.width).abs() < 3.0 / w as f64);
-        assert!(flow.is_valid());
-    }
 }
 
 #[test]

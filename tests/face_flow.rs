@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! `alsflow region=face` behind the real `alsmesh` on synthetic face clips.
+
+mod common;
+
+use common::{face_clip, init, run_frames};
+use gst_video::VideoFormat;
+use gstals::meta::{FaceMeta, FlowMeta};
+use gstals::synthetic::Scenario;
+
+fn metas(buffers: &[gst::Buffer]) -> Vec<(FaceMeta, FlowMeta)> {
+    buffers
+        .iter()
+        .map(|b| {
+            let faces = FaceMeta::read(b).expect("face meta").expect("well formed");
+            let flow = FlowMeta::read(b).expect("flow meta").expect("well formed");
+            (faces, flow)
+        })
+        .collect()
+}
+
+/// The mean over the clip of each frame's mean flow magnitude, of region `index`.
+fn clip_mean(metas: &[(FaceMeta, FlowMeta)]) -> f64 {
+    let means: Vec<f64> = metas
+        .iter()
+        .filter_map(|(_, flow)| flow.regions.first()?.stats.map(|s| s.mean))
+        .collect();
+    assert!(
+        means.len() + 2 >= metas.len(),
+        "almost every frame has flow"
+    );
+    means.iter().sum::<f64>() / means.len() as f64
+}
+
+fn talking(scale_percent: u32, roll_degrees: i32) -> Scenario {
+    Scenario::Talking {
+        scale_percent,
+        roll_degrees,
+    }
+}
+
+fn run_clip(scenario: Scenario, elements: &str) -> Vec<(FaceMeta, FlowMeta)> {
+    init();
+    let (w, h, frames) = face_clip(scenario);
+    let out = run_frames(elements, VideoFormat::Rgb, w, h, &frames).expect("pipeline runs");
+    assert_eq!(out.len(), frames.len());
+    metas(&out)
+}
+
+#[test]
+fn face_flow_does_not_depend_on_face_size_or_roll() {
+    let face = "alsmesh ! alsflow region=face";
+    let whole = "alsmesh ! alsflow region=frame";
+    // The same jaw motion on a face a third and on one three times the usual size.
+    let small = clip_mean(&run_clip(talking(75, 0), face));
+    let large = clip_mean(&run_clip(talking(225, 0), face));
+    assert!(small > 0.05, "the jaw's motion is measured: {small}");
+    assert!(
+        (small - large).abs() < 0.15 * large,
+        "small face {small}, large face {large}"
+    );
+    // Measured on the frame instead, the same motion differs several times over.
+    let small_frame = clip_mean(&run_clip(talking(75, 0), whole));
+    let large_frame = clip_mean(&run_clip(talking(225, 0), whole));
+    assert!(
+        large_frame > 2.0 * small_frame,
+        "{small_frame} vs {large_frame}"
+    );
+
+    let upright = clip_mean(&run_clip(talking(150, 0), face));
+    let rolled = clip_mean(&run_clip(talking(150, 30), face));
+    assert!(
+        (upright - rolled).abs() < 0.15 * upright,
+        "upright {upright}, rolled {rolled}"
+    );
+}
+
+#[test]
+fn two_faces_each_get_their_own_flow() {
+    let metas = run_clip(
+        Scenario::TwoFaces,
+        "alsmesh max-faces=2 ! alsflow region=face grid-width=8 grid-height=8",
+    );
+    for (i, (faces, flow)) in metas.iter().enumerate() {
+        assert_eq!(faces.faces.len(), 2, "frame {i}");
+        let ids: Vec<u32> = faces.faces.iter().map(|f| f.id).collect();
+        let flow_ids: Vec<u32> = flow.regions.iter().map(|r| r.face_id).collect();
+        assert_eq!(flow_ids, ids, "frame {i}: one flow per face, in face order");
+        assert_ne!(ids[0], ids[1]);
+        for (face, region) in faces.faces.iter().zip(&flow.regions) {
+            // The square is centred on the face's landmarks.
+            let cx = face.bbox.x + face.bbox.width / 2.0;
+            assert!(
+                (region.roi.cx as f64 - cx).abs() < 0.02,
+                "frame {i}: {region:?}"
+            );
+            if i == 0 {
+                assert_eq!(region.reset_reason.as_deref(), Some("start"));
+            } else {
+                assert!(region.is_valid(), "frame {i}: {region:?}");
+                assert_eq!(region.grid.len(), 64);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_face_that_leaves_and_returns_is_new_then_measured() {
+    let metas = run_clip(Scenario::LeaveAndReturn, "alsmesh ! alsflow region=face");
+    let absent: Vec<usize> = (0..metas.len())
+        .filter(|&i| metas[i].0.faces.is_empty())
+        .collect();
+    assert!(!absent.is_empty(), "the face leaves the frame");
+    for &i in &absent {
+        let flow = &metas[i].1;
+        assert!(flow.regions.is_empty(), "frame {i}");
+        assert_eq!(flow.reset_reason.as_deref(), Some("no-face"), "frame {i}");
+    }
+    let back = absent.last().unwrap() + 1;
+    assert!(back + 1 < metas.len(), "the face comes back");
+    let returned = &metas[back].1.regions[0];
+    assert_eq!(returned.reset_reason.as_deref(), Some("new-face"));
+    assert!(metas[back + 1].1.regions[0].is_valid());
+    assert_eq!(
+        metas[back + 1].1.regions[0].face_id,
+        metas[back + 1].0.faces[0].id
+    );
+}
+
+#[test]
+fn yuv_and_rgb_input_give_the_same_magnitudes() {
+    init();
+    let (w, h, frames) = face_clip(Scenario::Face);
+    let frames = &frames[..12];
+    let frame_means = |elements: &str| -> Vec<f64> {
+        run_frames(elements, VideoFormat::Rgb, w, h, frames)
+            .expect("pipeline runs")
+            .iter()
+            .skip(1)
+            .map(|b| {
+                let flow = FlowMeta::read(b).expect("flow meta").expect("well formed");
+                flow.regions[0].stats.expect("valid").mean
+            })
+            .collect()
+    };
+    let rgb = frame_means("alsflow");
+    for format in ["I420", "NV12"] {
+        let yuv = frame_means(&format!(
+            "videoconvert ! video/x-raw,format={format} ! alsflow"
+        ));
+        let (a, b): (f64, f64) = (rgb.iter().sum(), yuv.iter().sum());
+        assert!((a - b).abs() < 0.01 * a, "{format}: {b} vs RGB {a}");
+    }
+}
