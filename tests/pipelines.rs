@@ -130,7 +130,7 @@ fn seek_restarts_the_frame_pair() {
         .expect("seek");
     let after = pull();
     assert!(!after.is_valid());
-    assert_eq!(after.reset_reason.as_deref(), Some("flush"));
+    assert_eq!(after.regions[0].reset_reason.as_deref(), Some("flush"));
     assert!(pull().is_valid());
     pipeline.set_state(gst::State::Null).unwrap();
 }

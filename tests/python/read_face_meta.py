@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MPL-2.0
-"""Reads GstAlsFaceMeta with PyGObject from a real alsmesh pipeline and checks it against the
-JSON Lines alsexport wrote for the same buffers.
+"""Reads GstAlsFaceMeta and the per-face GstAlsFlowMeta with PyGObject from a real
+alsmesh ! alsflow region=face pipeline and checks them against the JSON Lines alsexport wrote
+for the same buffers.
 
 Usage: read_face_meta.py CLIP.rgb WIDTH HEIGHT (GST_PLUGIN_PATH must hold libgstals.so).
 """
@@ -15,6 +16,8 @@ import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
+
+from read_flow_meta import read_flow  # noqa: E402
 
 
 def read_faces(buf, width, height):
@@ -43,13 +46,16 @@ def main():
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         pipeline = Gst.parse_launch(
             "filesrc location=%s ! rawvideoparse format=rgb width=%d height=%d framerate=30/1 ! "
-            "alsmesh ! alsexport location=%s ! appsink name=out sync=false emit-signals=true"
+            "alsmesh ! alsflow region=face grid-width=4 grid-height=4 ! "
+            "alsexport location=%s flow-grid=true ! "
+            "appsink name=out sync=false emit-signals=true"
             % (clip, width, height, out.name)
         )
         seen = []
 
         def on_sample(appsink):
-            seen.append(read_faces(appsink.emit("pull-sample").get_buffer(), width, height))
+            buf = appsink.emit("pull-sample").get_buffer()
+            seen.append((read_faces(buf, width, height), read_flow(buf)))
             return Gst.FlowReturn.OK
 
         pipeline.get_by_name("out").connect("new-sample", on_sample)
@@ -62,10 +68,19 @@ def main():
         lines = [json.loads(line) for line in open(out.name)]
 
     assert len(seen) == len(lines) > 0, (len(seen), len(lines))
-    for faces, line in zip(seen, lines):
+    for i, ((faces, flow), line) in enumerate(zip(seen, lines)):
         assert len(faces) == 1 == len(line["faces"]), (faces, line)
         face, exported = faces[0], line["faces"][0]
         assert face["id"] == exported["id"]
+        assert flow["region"] == "face" and len(flow["regions"]) == 1, flow
+        region = flow["regions"][0]
+        assert region["id"] == face["id"]
+        assert region["valid"] == (i > 0) == exported["flow"]["valid"], (i, region)
+        if region["valid"]:
+            assert math.isclose(region["mean"], exported["flow"]["mean"], rel_tol=1e-6)
+            assert len(region["grid"]) == len(exported["flow"]["grid"]) == 16
+            # The square's centre, in pixels, as alsexport writes it.
+            assert math.isclose(region["roi"][0] * width, exported["flow"]["roi"][0], rel_tol=1e-5)
         assert len(face["landmarks"]) == len(exported["landmarks"]) == 468
         for (x, y), (ex, ey, _) in zip(face["landmarks"], exported["landmarks"]):
             assert math.isclose(x, ex, abs_tol=1e-3) and math.isclose(y, ey, abs_tol=1e-3)
