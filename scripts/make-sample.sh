@@ -13,6 +13,7 @@ geometry=$("$root/target/release/examples/make_face_clip" "$root/third_party/pho
 IFS=x read -r width height _ <<< "$geometry"
 gst-launch-1.0 -q filesrc location="$raw" \
   ! rawvideoparse format=rgb width="$width" height="$height" framerate=30/1 \
-  ! videoconvert ! x264enc speed-preset=fast ! mp4mux ! filesink location="$out.part"
+  ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=fast ! mp4mux \
+  ! filesink location="$out.part"
 rm -f "$raw"
 mv "$out.part" "$out"

@@ -200,8 +200,9 @@ impl GrayImage {
         Ok(())
     }
 
-    /// Converts packed RGB to gray with BT.601 weights in 14-bit fixed point, as OpenCV's
-    /// `cvtColor(RGB2GRAY)` does, so a pixel with R = G = B = v becomes exactly v.
+    /// Converts packed RGB to gray with BT.601 weights in 14-bit fixed point: OpenCV's own
+    /// `cvtColor` where it has the layout (RGB, BGR, RGBx, BGRx), the same arithmetic in plain
+    /// Rust for the others. A pixel with R = G = B = v becomes exactly v.
     pub fn fill_from_rgb(
         &mut self,
         plane: &[u8],
@@ -215,15 +216,88 @@ impl GrayImage {
         const B: u32 = 1868;
         check_plane(plane, stride, width * layout.bytes_per_pixel, height)?;
         self.reshape(width, height);
-        if width == 0 {
+        if width == 0 || height == 0 {
             return Ok(());
         }
-        for (dst, src) in self.data.chunks_exact_mut(width).zip(plane.chunks(stride)) {
+        // Padding-first layouts leave the last row to the plain loop (see fill_with_opencv).
+        let opencv_rows = match layout {
+            RgbLayout::XRGB | RgbLayout::XBGR => height - 1,
+            _ => height,
+        };
+        let done = if opencv_rows > 0
+            && self
+                .fill_with_opencv(plane, stride, opencv_rows, layout)
+                .is_ok()
+        {
+            opencv_rows
+        } else {
+            0
+        };
+        let rows = self.data.chunks_exact_mut(width).zip(plane.chunks(stride));
+        for (dst, src) in rows.skip(done) {
             for (d, px) in dst.iter_mut().zip(src.chunks_exact(layout.bytes_per_pixel)) {
                 let y = R * px[layout.r] as u32 + G * px[layout.g] as u32 + B * px[layout.b] as u32;
                 *d = ((y + (1 << 13)) >> 14) as u8;
             }
         }
+        Ok(())
+    }
+}
+
+impl GrayImage {
+    /// OpenCV's SIMD `cvtColor` on `rows` rows. For xRGB / xBGR the view starts one byte in,
+    /// so that its pixels read as RGBA / BGRA: each row's last pixel then reads the first byte
+    /// of the next row as its unused alpha, which is why the caller converts the last row of
+    /// the frame itself.
+    fn fill_with_opencv(
+        &mut self,
+        plane: &[u8],
+        stride: usize,
+        rows: usize,
+        layout: RgbLayout,
+    ) -> opencv::Result<()> {
+        use opencv::core::{CV_8U, CV_8UC1, CV_MAKETYPE, Mat, StsBadArg};
+        use opencv::imgproc;
+        use opencv::prelude::*;
+        let (code, offset) = match layout {
+            RgbLayout::RGB => (imgproc::COLOR_RGB2GRAY, 0),
+            RgbLayout::BGR => (imgproc::COLOR_BGR2GRAY, 0),
+            RgbLayout::RGBX => (imgproc::COLOR_RGBA2GRAY, 0),
+            RgbLayout::BGRX => (imgproc::COLOR_BGRA2GRAY, 0),
+            RgbLayout::XRGB => (imgproc::COLOR_RGBA2GRAY, 1),
+            RgbLayout::XBGR => (imgproc::COLOR_BGRA2GRAY, 1),
+            _ => return Err(opencv::Error::new(StsBadArg, "no OpenCV conversion")),
+        };
+        let row_bytes = self.width * layout.bytes_per_pixel;
+        let needed = stride * rows.saturating_sub(1) + row_bytes + offset;
+        if rows == 0 || rows > self.height || plane.len() < needed {
+            return Err(opencv::Error::new(StsBadArg, "plane too short"));
+        }
+        let cols = self.width as i32;
+        // SAFETY: the view covers `rows` rows of `row_bytes` from `offset`, all inside
+        // `plane` (checked above), and `self.data` holds `width * height` bytes. Both Mats are
+        // dropped before this function returns; OpenCV only writes `dst`.
+        let src = unsafe {
+            Mat::new_rows_cols_with_data_unsafe(
+                rows as i32,
+                cols,
+                CV_MAKETYPE(CV_8U, layout.bytes_per_pixel as i32),
+                plane[offset..].as_ptr() as *mut std::ffi::c_void,
+                stride,
+            )?
+        };
+        let mut dst = unsafe {
+            Mat::new_rows_cols_with_data_unsafe(
+                rows as i32,
+                cols,
+                CV_8UC1,
+                self.data.as_mut_ptr() as *mut std::ffi::c_void,
+                self.width,
+            )?
+        };
+        imgproc::cvt_color_def(&src, &mut dst, code)?;
+        // cvtColor reallocates instead of failing when sizes disagree; they cannot here.
+        debug_assert_eq!(dst.data(), self.data.as_ptr());
         Ok(())
     }
 }
@@ -291,6 +365,33 @@ mod tests {
             img.fill_from_rgb(&plane, plane.len(), 256, 1, layout)
                 .unwrap();
             assert_eq!(img.data(), values.as_slice(), "{layout:?}");
+        }
+    }
+
+    #[test]
+    fn opencv_and_plain_conversion_agree_on_every_pixel() {
+        let (w, h) = (37, 5);
+        for layout in [RgbLayout::RGB, RgbLayout::BGRX, RgbLayout::XRGB] {
+            let bpp = layout.bytes_per_pixel;
+            let stride = w * bpp + 3;
+            // Exactly as long as the geometry needs: no padding after the last row.
+            let len = stride * (h - 1) + w * bpp;
+            let plane: Vec<u8> = (0..len).map(|i| (i * 7919 % 251) as u8).collect();
+            let mut img = GrayImage::default();
+            img.fill_from_rgb(&plane, stride, w, h, layout).unwrap();
+            for y in 0..h {
+                for x in 0..w {
+                    let px = &plane[y * stride + x * bpp..];
+                    let v = 4899 * px[layout.r] as u32
+                        + 9617 * px[layout.g] as u32
+                        + 1868 * px[layout.b] as u32;
+                    assert_eq!(
+                        img.data()[y * w + x],
+                        ((v + 8192) >> 14) as u8,
+                        "{layout:?}"
+                    );
+                }
+            }
         }
     }
 

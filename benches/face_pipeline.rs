@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Throughput of the face pipeline at 640x480 against decoding measured in the same run:
+//! decode only, mesh only, face flow only (on buffers that already carry face metas), mesh +
+//! face flow (the README's launch line), and the paper's full-frame flow. Also a clip that is
+//! mostly an empty room, where `region=face` should cost almost nothing.
+//!
+//! `cargo bench --bench face_pipeline` (ALS_BENCH_FRAMES sets the clip length, default 600;
+//! ALS_BENCH_REPEAT the runs per case, of which the fastest counts, default 3).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use common::{cpu_seconds, run};
+use gst::prelude::*;
+use gstals::synthetic::{Photo, Scenario, render};
+
+fn frames() -> usize {
+    std::env::var("ALS_BENCH_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600)
+}
+
+/// Encodes `n` frames of the talking face (or, with `empty_room`, a clip whose face is
+/// there only one frame in ten) as H.264 in MP4.
+fn make_clip(dir: &Path, n: usize, empty_room: bool) -> PathBuf {
+    let name = if empty_room { "room" } else { "face" };
+    let path = dir.join(format!("bench-{name}-{n}.mp4"));
+    if path.exists() {
+        return path;
+    }
+    let photo = Photo::load(&PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/third_party/photos/astronaut.png"
+    )))
+    .expect("photo: run scripts/setup.sh");
+    let scenario = Scenario::Talking {
+        scale_percent: 150,
+        roll_degrees: 0,
+    };
+    let (w, h, cycle) = scenario.geometry();
+    let empty = vec![96u8; w * h * 3];
+    let rendered: Vec<Vec<u8>> = (0..cycle)
+        .map(|i| render(&photo, scenario, i).expect("render"))
+        .collect();
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
+         framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=fast ! \
+         mp4mux ! filesink location={}",
+        path.display()
+    ))
+    .expect("parses");
+    let src = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("src"))
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("appsrc");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    for i in 0..n {
+        // Long stretches of no face: 90 frames of room, then 10 with the face.
+        let data = if empty_room && i % 100 < 90 {
+            &empty
+        } else {
+            &rendered[i % cycle]
+        };
+        let mut buffer = gst::Buffer::from_slice(data.clone());
+        {
+            let b = buffer.get_mut().expect("writable");
+            b.set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, 30));
+        }
+        src.push_buffer(buffer).expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    let bus = pipeline.bus().expect("bus");
+    bus.timed_pop_filtered(gst::ClockTime::NONE, &[gst::MessageType::Eos])
+        .expect("encoded");
+    pipeline.set_state(gst::State::Null).expect("stops");
+    path
+}
+
+/// The buffers of `launch` (ending in an appsink named `out`), with their caps.
+fn collect(launch: &str) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(launch).expect("parses");
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("out"))
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        caps = sample.caps_owned();
+        buffers.push(sample.buffer_owned().expect("buffer"));
+    }
+    pipeline.set_state(gst::State::Null).expect("stops");
+    (caps.expect("caps"), buffers)
+}
+
+/// Seconds `appsrc ! {elements} ! fakesink` takes for `buffers`.
+fn run_buffers(caps: &gst::Caps, buffers: &[gst::Buffer], elements: &str) -> f64 {
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time max-bytes=0 ! {elements} ! fakesink"
+    ))
+    .expect("parses");
+    let src = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("src"))
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("appsrc");
+    src.set_caps(Some(caps));
+    // Queued before the clock starts, so only the elements are timed.
+    for b in buffers {
+        src.push_buffer(b.clone()).expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    let start = Instant::now();
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let bus = pipeline.bus().expect("bus");
+    bus.timed_pop_filtered(gst::ClockTime::NONE, &[gst::MessageType::Eos])
+        .expect("runs");
+    let secs = start.elapsed().as_secs_f64();
+    pipeline.set_state(gst::State::Null).expect("stops");
+    secs
+}
+
+fn main() {
+    gst::init().expect("GStreamer");
+    gstals::plugin_register_static().expect("plugin");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let n = frames();
+    let clip = make_clip(&dir, n, false);
+    let room = make_clip(&dir, n, true);
+    let src = |clip: &Path| format!("filesrc location={} ! decodebin", clip.display());
+    let with_faces = std::sync::LazyLock::new(|| {
+        collect(&format!(
+            "{} ! videoconvert ! alsmesh ! appsink name=out sync=false",
+            src(&clip)
+        ))
+    });
+
+    // Wall-clock and CPU seconds of the fastest of ALS_BENCH_REPEAT runs (default 3): this
+    // machine's speed drifts from minute to minute, the best run is the most repeatable.
+    let repeat: usize = std::env::var("ALS_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let timed = |f: &dyn Fn() -> f64| {
+        (0..repeat.max(1))
+            .map(|_| {
+                let cpu = cpu_seconds();
+                let secs = f();
+                (secs, cpu_seconds() - cpu)
+            })
+            .fold((f64::INFINITY, 0.0), |best, run| if run.0 < best.0 { run } else { best })
+    };
+    let decode = timed(&|| run(&format!("{} ! fakesink", src(&clip))));
+    let decode_rgb = timed(&|| {
+        run(&format!(
+            "{} ! videoconvert ! video/x-raw,format=RGB ! fakesink",
+            src(&clip)
+        ))
+    });
+    let fps = |secs: f64| n as f64 / secs;
+    println!(
+        "{n} frames of 640x480 H.264, {} CPUs",
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    );
+    println!(
+        "{:<58} {:>8} {:>10} {:>13}",
+        "case", "fps", "x decode", "CPU ms/frame"
+    );
+    // ALS_BENCH_ONLY=word runs only the cases whose name holds it (for profiling).
+    let only = std::env::var("ALS_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| name.contains(only.as_str());
+    let row = |name: &str, (secs, cpu): (f64, f64)| {
+        println!(
+            "{name:<58} {:>8.1} {:>10.3} {:>13.2}",
+            fps(secs),
+            fps(secs) / fps(decode.0),
+            cpu * 1000.0 / n as f64
+        );
+    };
+    row("decode only (baseline)", decode);
+    row("decode + videoconvert to RGB", decode_rgb);
+    let cases = [
+        (
+            "mesh only: decode ! videoconvert ! queue ! alsmesh",
+            format!("{} ! videoconvert ! queue ! alsmesh ! fakesink", src(&clip)),
+        ),
+        (
+            "both: ... ! queue ! alsmesh ! queue ! alsflow region=face",
+            format!(
+                "{} ! videoconvert ! queue ! alsmesh ! queue ! alsflow region=face ! fakesink",
+                src(&clip)
+            ),
+        ),
+        (
+            "paper: decode ! videoconvert ! alsflow region=frame",
+            format!(
+                "{} ! videoconvert ! alsflow region=frame ! fakesink",
+                src(&clip)
+            ),
+        ),
+        (
+            "empty room (face 1 frame in 10), both",
+            format!(
+                "{} ! videoconvert ! queue ! alsmesh ! queue ! alsflow region=face ! fakesink",
+                src(&room)
+            ),
+        ),
+    ];
+    for (name, launch) in &cases[..2] {
+        if wanted(name) {
+            row(name, timed(&|| run(launch)));
+        }
+    }
+    let name = "face flow only: alsflow region=face on meta'd RGB buffers";
+    if wanted(name) {
+        let (caps, buffers) = &*with_faces;
+        row(
+            name,
+            timed(&|| run_buffers(caps, buffers, "alsflow region=face")),
+        );
+    }
+    for (name, launch) in &cases[2..] {
+        if wanted(name) {
+            row(name, timed(&|| run(launch)));
+        }
+    }
+}
