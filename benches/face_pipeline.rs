@@ -155,7 +155,9 @@ fn main() {
                 let secs = f();
                 (secs, cpu_seconds() - cpu)
             })
-            .fold((f64::INFINITY, 0.0), |best, run| if run.0 < best.0 { run } else { best })
+            .fold((f64::INFINITY, 0.0), |best, run| {
+                if run.0 < best.0 { run } else { best }
+            })
     };
     let decode = timed(&|| run(&format!("{} ! fakesink", src(&clip))));
     let decode_rgb = timed(&|| {

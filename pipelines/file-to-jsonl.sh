@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Any video file -> face landmarks and face-region optical flow as JSON Lines.
+# Any video file -> face landmarks and per-face optical flow as JSON Lines. The queues let
+# decoding, the mesh and the flow run on different cores.
 # Usage: pipelines/file-to-jsonl.sh INPUT OUTPUT.jsonl   (after ./scripts/run-main.sh)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 exec gst-launch-1.0 -e filesrc location="${1:?input video}" ! decodebin ! videoconvert \
-  ! alsmesh ! alsflow region=face ! alsexport location="${2:?output .jsonl}" ! fakesink
+  ! queue ! alsmesh ! queue ! alsflow region=face ! alsexport location="${2:?output .jsonl}" \
+  ! fakesink

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: sets up what is missing, builds the plugin, generates a synthetic face clip
-# and runs face mesh + face-region optical flow over it, leaving the results in output/.
+# and runs face mesh + per-face optical flow over it, leaving the results in output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -9,7 +9,7 @@ source scripts/env.sh
 
 ./scripts/make-sample.sh output/face.mp4
 gst-launch-1.0 -q filesrc location=output/face.mp4 ! decodebin ! videoconvert \
-  ! alsmesh ! alsflow region=face grid-width=16 grid-height=16 \
+  ! queue ! alsmesh ! queue ! alsflow region=face grid-width=16 grid-height=16 \
   ! alsexport location=output/face.jsonl flow-grid=true \
   ! fakesink
 
@@ -17,5 +17,5 @@ frames=$(wc -l < output/face.jsonl)
 with_face=$(grep -c '"faces":\[{' output/face.jsonl || true)
 with_flow=$(grep -c '"valid":true' output/face.jsonl || true)
 echo "run-main: output/face.mp4 (synthetic clip) -> output/face.jsonl: $frames frames," \
-  "$with_face with a face, $with_flow with face-region optical flow"
+  "$with_face with a face, $with_flow with per-face optical flow"
 [ "$frames" -gt 0 ] && [ "$with_face" -eq "$frames" ] && [ "$with_flow" -eq $((frames - 1)) ]

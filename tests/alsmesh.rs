@@ -322,3 +322,72 @@ fn resolution_change_mid_stream_restarts_tracking() {
         "tracking restarted at the new size"
     );
 }
+
+/// A harness running `alsmesh` on the synthetic face clip at 30 fps.
+fn face_harness() -> (gst_check::Harness, u32, u32, Vec<Vec<u8>>) {
+    init();
+    let mut h = gst_check::Harness::new_parse("alsmesh");
+    h.play();
+    let (w, hh, frames) = face_clip(Scenario::Face);
+    h.set_src_caps(common::video_caps(VideoFormat::Rgb, w, hh));
+    (h, w, hh, frames)
+}
+
+fn push_face(
+    h: &mut gst_check::Harness,
+    frame: &[u8],
+    (w, hh): (u32, u32),
+    flags: gst::BufferFlags,
+) -> FaceMeta {
+    let mut buffer = common::packed_buffer(frame, VideoFormat::Rgb, w, hh);
+    buffer.get_mut().unwrap().set_flags(flags);
+    let out = h.push_and_pull(buffer).expect("buffer passes");
+    FaceMeta::read(&out)
+        .expect("face meta")
+        .expect("well formed")
+}
+
+#[test]
+fn dropped_frames_and_gaps_keep_the_face_tracked() {
+    let (mut h, w, hh, frames) = face_harness();
+    let first = push_face(&mut h, &frames[0], (w, hh), gst::BufferFlags::empty());
+    let id = first.faces[0].id;
+    // Every other frame dropped upstream, as a leaky queue does: DISCONT on each.
+    for i in (2..20).step_by(2) {
+        let m = push_face(&mut h, &frames[i], (w, hh), gst::BufferFlags::DISCONT);
+        assert_eq!(m.faces.len(), 1, "frame {i}");
+        assert_eq!(m.faces[0].id, id, "frame {i}: the same face, tracked");
+    }
+    let gap = push_face(&mut h, &frames[20], (w, hh), gst::BufferFlags::GAP);
+    assert!(
+        gap.faces.is_empty() && !gap.fresh,
+        "a gap gets an empty face meta"
+    );
+    let after = push_face(&mut h, &frames[21], (w, hh), gst::BufferFlags::empty());
+    assert_eq!(after.faces[0].id, id, "tracking goes on after a gap");
+}
+
+#[test]
+fn a_frame_rate_change_keeps_tracking_and_a_seek_restarts_it() {
+    let (mut h, w, hh, frames) = face_harness();
+    let id = push_face(&mut h, &frames[0], (w, hh), gst::BufferFlags::empty()).faces[0].id;
+    let caps = gst_video::VideoCapsBuilder::new()
+        .format(VideoFormat::Rgb)
+        .width(w as i32)
+        .height(hh as i32)
+        .framerate(gst::Fraction::new(25, 1))
+        .build();
+    h.set_src_caps(caps);
+    let m = push_face(&mut h, &frames[1], (w, hh), gst::BufferFlags::empty());
+    assert_eq!(
+        m.faces[0].id, id,
+        "a new frame rate does not move the picture"
+    );
+    // A non-flushing seek: only a new segment arrives.
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(gst::ClockTime::from_mseconds(1333));
+    segment.set_time(gst::ClockTime::from_mseconds(1333));
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    let m = push_face(&mut h, &frames[40], (w, hh), gst::BufferFlags::empty());
+    assert_ne!(m.faces[0].id, id, "tracking restarted after the seek");
+}

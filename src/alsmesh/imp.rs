@@ -82,11 +82,19 @@ fn face_meta(faces: &[TrackedFace], width: f64, height: f64) -> FaceMeta {
         .iter()
         .map(|f| {
             let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-            for p in &f.landmarks {
+            for p in f
+                .landmarks
+                .iter()
+                .filter(|p| p[0].is_finite() && p[1].is_finite())
+            {
                 x0 = x0.min(p[0]);
                 y0 = y0.min(p[1]);
                 x1 = x1.max(p[0]);
                 y1 = y1.max(p[1]);
+            }
+            // The tracker only keeps faces with finite landmarks; this guards the box anyway.
+            if x0 > x1 || y0 > y1 {
+                (x0, y0, x1, y1) = (0.0, 0.0, 0.0, 0.0);
             }
             Face {
                 id: f.id,
@@ -129,8 +137,9 @@ fn add_roi_metas(buffer: &mut gst::BufferRef, meta: &FaceMeta, width: u32, heigh
         let clip = |v: f64, size: u32| (v * size as f64).round().clamp(0.0, size as f64) as u32;
         let (x0, y0) = (clip(b.x, width), clip(b.y, height));
         let (x1, y1) = (clip(b.x + b.width, width), clip(b.y + b.height, height));
+        let size = (x1.saturating_sub(x0), y1.saturating_sub(y0));
         let mut roi =
-            gst_video::VideoRegionOfInterestMeta::add(buffer, "face", (x0, y0, x1 - x0, y1 - y0));
+            gst_video::VideoRegionOfInterestMeta::add(buffer, "face", (x0, y0, size.0, size.1));
         roi.set_id(face.id as i32);
         roi.add_param(
             gst::Structure::builder("face")
@@ -338,8 +347,14 @@ impl BaseTransformImpl for AlsMesh {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::FlushStop(_) = event.view() {
-            self.restart_tracking("flush");
+        match event.view() {
+            gst::EventView::FlushStop(_) => self.restart_tracking("flush"),
+            // A new segment follows every seek, flushing or not: the picture may jump. The
+            // same segment sent again (as with every caps change of some sources) does not.
+            gst::EventView::Segment(e) if e.segment() != &self.obj().segment() => {
+                self.restart_tracking("segment")
+            }
+            _ => {}
         }
         self.parent_sink_event(event)
     }
@@ -352,63 +367,107 @@ impl BaseTransformImpl for AlsMesh {
             let s = self.settings.lock().unwrap();
             (s.tracker, s.inference_interval)
         };
-        let mut guard = self.state.lock().unwrap();
-        let Some(state) = guard.as_mut() else {
-            return Err(gst::FlowError::Flushing);
+        // Errors are posted after the state lock is released: a bus sync handler may call
+        // back into the element.
+        let result = {
+            let mut guard = self.state.lock().unwrap();
+            match guard.as_mut() {
+                Some(state) => self.process(state, buffer, tracker_settings, interval),
+                None => return Err(gst::FlowError::Flushing),
+            }
         };
+        result.map_err(|failure| {
+            match &failure {
+                Failure::NotNegotiated => gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("Buffer before caps")
+                ),
+                Failure::Format(msg) => {
+                    gst::element_imp_error!(self, gst::StreamError::Format, ("{msg}"))
+                }
+                Failure::Mesh(msg) => gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Failed,
+                    ("Face mesh failed: {msg}")
+                ),
+                Failure::Meta(msg) => gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("Failed to add meta: {msg}")
+                ),
+            }
+            match failure {
+                Failure::NotNegotiated => gst::FlowError::NotNegotiated,
+                _ => gst::FlowError::Error,
+            }
+        })
+    }
+}
+
+/// Why a frame failed, posted once the state lock is released.
+enum Failure {
+    NotNegotiated,
+    Format(String),
+    Mesh(String),
+    Meta(String),
+}
+
+impl AlsMesh {
+    fn process(
+        &self,
+        state: &mut State,
+        buffer: &mut gst::BufferRef,
+        tracker_settings: TrackerSettings,
+        interval: u32,
+    ) -> Result<gst::FlowSuccess, Failure> {
         let Some(info) = state.info.clone() else {
-            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("Buffer before caps"));
-            return Err(gst::FlowError::NotNegotiated);
+            return Err(Failure::NotNegotiated);
         };
+        let (width, height) = (info.width(), info.height());
+        // A gap shows nothing to search: it gets an empty, not fresh, face list, and the
+        // faces stay tracked for the frame after it. Dropped frames (DISCONT) do not restart
+        // tracking either, as in MediaPipe: the next frame is searched where the faces were.
         if buffer.flags().contains(gst::BufferFlags::GAP) {
+            let nothing = FaceMeta {
+                faces: Vec::new(),
+                fresh: false,
+            };
+            nothing
+                .attach(buffer)
+                .map_err(|err| Failure::Meta(err.to_string()))?;
             return Ok(gst::FlowSuccess::Ok);
         }
-        if buffer.flags().contains(gst::BufferFlags::DISCONT) {
-            state.tracker.reset();
-            state.since_inference = 0;
-        }
-        let (width, height) = (info.width(), info.height());
 
         // The faces live in `state.last`, attached from there: no per-frame copy of them.
         if state.since_inference == 0 {
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(
-                |_| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Format,
-                        ("Could not map a frame")
-                    );
-                    gst::FlowError::Error
-                },
-            )?;
+            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+                .map_err(|_| Failure::Format("Could not map a frame".into()))?;
+            let stride = usize::try_from(frame.plane_stride()[0])
+                .map_err(|_| Failure::Format("Negative plane strides are not supported".into()))?;
             let rgb = RgbFrame {
-                data: frame.plane_data(0).map_err(|_| gst::FlowError::Error)?,
+                data: frame
+                    .plane_data(0)
+                    .map_err(|err| Failure::Format(format!("No first plane: {err}")))?,
                 width: width as usize,
                 height: height as usize,
-                stride: frame.plane_stride()[0] as usize,
+                stride,
                 layout: state.layout,
             };
             let faces = state
                 .tracker
                 .process(&rgb, &mut state.models, &tracker_settings)
-                .map_err(|err| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::LibraryError::Failed,
-                        ("Face mesh failed: {err}")
-                    );
-                    gst::FlowError::Error
-                })?;
+                .map_err(Failure::Mesh)?;
             state.last = face_meta(faces, width as f64, height as f64);
         } else {
             state.last.fresh = false;
         }
         state.since_inference = (state.since_inference + 1) % interval.max(1);
 
-        state.last.attach(buffer).map_err(|err| {
-            gst::element_imp_error!(self, gst::CoreError::Failed, ("Failed to add meta: {err}"));
-            gst::FlowError::Error
-        })?;
+        state
+            .last
+            .attach(buffer)
+            .map_err(|err| Failure::Meta(err.to_string()))?;
         add_roi_metas(buffer, &state.last, width, height);
         Ok(gst::FlowSuccess::Ok)
     }
@@ -440,7 +499,16 @@ impl VideoFilterImpl for AlsMesh {
             .ok_or_else(|| {
                 gst::loggable_error!(CAT, "Unsupported format {:?}", in_info.format())
             })?;
-        self.restart_tracking("caps");
+        // A new frame rate alone does not move the picture; a new size or format restarts.
+        let moved = self.state.lock().unwrap().as_ref().is_none_or(|state| {
+            state.info.as_ref().is_none_or(|old| {
+                (old.width(), old.height(), old.format())
+                    != (in_info.width(), in_info.height(), in_info.format())
+            })
+        });
+        if moved {
+            self.restart_tracking("caps");
+        }
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.info = Some(in_info.clone());
             state.layout = layout;

@@ -90,11 +90,13 @@ pub fn weighted_nms(mut detections: Vec<Detection>, iou_threshold: f32) -> Vec<D
     // Stable sort: equal scores keep their anchor order, as MediaPipe's does.
     detections.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept = Vec::new();
-    let mut remaining = detections;
-    while let Some(best) = remaining.first().cloned() {
-        let (overlapping, rest): (Vec<Detection>, Vec<Detection>) = remaining
-            .into_iter()
-            .partition(|d| best.iou(d) > iou_threshold);
+    let mut remaining = detections.into_iter();
+    while let Some(best) = remaining.next() {
+        // The seed always leaves, even when its box is empty or not finite and so overlaps
+        // nothing, itself included; otherwise the loop would never end.
+        let (others, rest): (Vec<Detection>, Vec<Detection>) =
+            remaining.partition(|d| best.iou(d) > iou_threshold);
+        let overlapping: Vec<Detection> = std::iter::once(best.clone()).chain(others).collect();
         let total: f32 = overlapping.iter().map(|d| d.score).sum();
         let mut merged = best.clone();
         if !overlapping.is_empty() && total > 0.0 {
@@ -117,7 +119,7 @@ pub fn weighted_nms(mut detections: Vec<Detection>, iou_threshold: f32) -> Vec<D
             }
         }
         kept.push(merged);
-        remaining = rest;
+        remaining = rest.into_iter();
     }
     kept
 }
@@ -209,6 +211,22 @@ mod tests {
         let out = decode(&regressors, &logits, &anchors, 0.5);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].score, 1.0);
+    }
+
+    #[test]
+    fn weighted_nms_ends_on_degenerate_boxes() {
+        let mut degenerate = vec![
+            det(0.9, 0.1, 0.1, 0.0),
+            det(0.8, f32::NAN, 0.1, 0.2),
+            det(0.7, 0.1, f32::INFINITY, 0.2),
+            det(0.6, 0.5, 0.5, -0.2),
+        ];
+        degenerate[1].score = f32::NAN;
+        degenerate.push(det(0.5, 0.1, 0.1, 0.2));
+        // Before the fix this never returned: an empty or NaN seed overlapped nothing.
+        let out = weighted_nms(degenerate, 0.3);
+        assert!((4..=5).contains(&out.len()), "{out:?}");
+        assert!(weighted_nms(vec![det(0.0, 0.0, 0.0, 0.0); 1000], 0.0).len() == 1000);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::anchors::ssd_anchors;
 use super::crop::{Border, Cropper, RgbFrame};
 use super::detection::{Letterbox, decode, weighted_nms};
 use super::roi::Roi;
+use crate::flow::roi_is_usable;
 
 pub const DETECTOR_SIDE: usize = 128;
 pub const LANDMARK_SIDE: usize = 192;
@@ -80,6 +81,16 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Landmarks a face can have: finite, and within ten frame sizes of the frame (a face may
+/// stick out of the picture, a broken model output lands anywhere).
+fn landmarks_are_sane(landmarks: &[[f64; 3]], width: usize, height: usize) -> bool {
+    let reach = 10.0 * width.max(height).max(1) as f64;
+    landmarks
+        .iter()
+        .flatten()
+        .all(|v| v.is_finite() && v.abs() <= reach)
+}
+
 impl FaceTracker {
     /// Forgets the tracked faces: the next frame starts from the detector.
     pub fn reset(&mut self) {
@@ -118,6 +129,11 @@ impl FaceTracker {
 
         let mut faces = Vec::with_capacity(candidates.len());
         for (id, detection_score, roi) in candidates {
+            // A broken detection or landmark set gives no usable square: that candidate is
+            // skipped, the stream goes on.
+            if !roi_is_usable(&roi) {
+                continue;
+            }
             self.cropper
                 .crop(
                     frame,
@@ -142,7 +158,7 @@ impl FaceTracker {
                 continue;
             }
             let side = LANDMARK_SIDE as f64;
-            let landmarks = raw
+            let landmarks: Vec<[f64; 3]> = raw
                 .chunks_exact(3)
                 .take(LANDMARKS)
                 .map(|p| {
@@ -150,6 +166,9 @@ impl FaceTracker {
                     [x, y, p[2] as f64 / side * roi.size]
                 })
                 .collect();
+            if !landmarks_are_sane(&landmarks, frame.width, frame.height) {
+                continue;
+            }
             let id = id.unwrap_or_else(|| {
                 let id = self.next_id;
                 self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -205,6 +224,7 @@ impl FaceTracker {
                 let d = letterbox.remove(d);
                 (d.score, Roi::from_detection(&d, w, h))
             })
+            .filter(|(_, roi)| roi_is_usable(roi))
             .collect())
     }
 }
@@ -222,6 +242,10 @@ mod tests {
         face_visible: bool,
         anchor: usize,
         presence_logit: f32,
+        /// Replaces every landmark coordinate (a broken model).
+        landmark_value: Option<f32>,
+        /// Replaces the detection box size regressors (a broken detector).
+        box_size: f32,
     }
 
     impl FakeModels {
@@ -231,6 +255,8 @@ mod tests {
                 face_visible: true,
                 anchor: 512 + 6 * 27,
                 presence_logit: 5.0,
+                landmark_value: None,
+                box_size: 40.0,
             }
         }
     }
@@ -244,8 +270,8 @@ mod tests {
             if self.face_visible {
                 logits[self.anchor] = 3.0;
                 let r = &mut regressors[self.anchor * 16..(self.anchor + 1) * 16];
-                r[2] = 40.0;
-                r[3] = 40.0;
+                r[2] = self.box_size;
+                r[3] = self.box_size;
                 r[4] = -10.0;
                 r[6] = 10.0;
             }
@@ -264,6 +290,9 @@ mod tests {
             }
             out[33 * 3 + 1] = 80.0;
             out[263 * 3 + 1] = 80.0;
+            if let Some(v) = self.landmark_value {
+                out.fill(v);
+            }
             Ok((out, self.presence_logit))
         }
     }
@@ -339,6 +368,30 @@ mod tests {
             .unwrap();
         assert_eq!(back.len(), 1);
         assert_ne!(back[0].id, id, "a face that comes back is a new track");
+    }
+
+    #[test]
+    fn broken_model_outputs_give_no_face_and_no_error() {
+        let data = frame_data();
+        let settings = TrackerSettings::default();
+        for value in [f32::NAN, f32::INFINITY, 1e12] {
+            let mut models = FakeModels::new();
+            models.landmark_value = Some(value);
+            let mut tracker = FaceTracker::default();
+            let faces = tracker
+                .process(&frame(&data), &mut models, &settings)
+                .unwrap();
+            assert!(faces.is_empty(), "landmarks of {value}");
+        }
+        for size in [0.0, -40.0, f32::NAN, f32::INFINITY] {
+            let mut models = FakeModels::new();
+            models.box_size = size;
+            let mut tracker = FaceTracker::default();
+            let faces = tracker
+                .process(&frame(&data), &mut models, &settings)
+                .unwrap();
+            assert!(faces.is_empty(), "box of {size}");
+        }
     }
 
     #[test]
