@@ -594,3 +594,88 @@ fn held_frames_leave_before_a_caps_change() {
         ]
     );
 }
+
+#[test]
+fn latency_without_a_frame_rate_is_assumed_and_corrected_on_the_bus() {
+    init();
+    let mut hn = gst_check::Harness::new_parse("alsflow threads=3");
+    let bus = gst::Bus::new();
+    hn.element().unwrap().set_bus(Some(&bus));
+    hn.play();
+    hn.set_upstream_latency(gst::ClockTime::ZERO);
+    // A live source asks before it has caps: two held frames of an assumed 10 fps.
+    assert_eq!(hn.query_latency(), Some(gst::ClockTime::from_mseconds(200)));
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, 32, 32));
+    let latency_messages = std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Latency]));
+    assert_eq!(latency_messages.count(), 1, "the caps' 30 fps changed it");
+    assert_eq!(
+        hn.query_latency(),
+        Some(gst::ClockTime::SECOND.mul_div_floor(2, 30).unwrap())
+    );
+}
+
+#[test]
+fn drain_and_allocation_queries_account_for_held_frames() {
+    init();
+    let (w, h) = (32u32, 24u32);
+    let mut hn = gst_check::Harness::new_parse("alsflow threads=3");
+    hn.play();
+    let caps = video_caps(VideoFormat::Gray8, w, h);
+    hn.set_src_caps(caps.clone());
+    let mut allocation = gst::query::Allocation::new(Some(&caps), true);
+    assert!(hn.srcpad().unwrap().peer_query(&mut allocation));
+    let min_buffers: Vec<u32> = allocation.allocation_pools().map(|p| p.2).collect();
+    assert!(
+        !min_buffers.is_empty() && min_buffers.iter().all(|&m| m >= 2),
+        "{min_buffers:?}"
+    );
+
+    let a = texture(32, 24, 0.0, 0.0);
+    for _ in 0..4 {
+        assert_eq!(hn.push(gray(&a, w, h)), Ok(gst::FlowSuccess::Ok));
+    }
+    assert_eq!(hn.buffers_in_queue(), 2);
+    // A tag overtakes the held frames; a drain query brings them out.
+    assert!(hn.push_event(gst::event::Tag::new(gst::TagList::new())));
+    assert_eq!(hn.buffers_in_queue(), 2);
+    let mut drain = gst::query::Drain::new();
+    assert!(hn.srcpad().unwrap().peer_query(&mut drain));
+    assert_eq!(hn.buffers_in_queue(), 4);
+}
+
+#[test]
+fn discont_stays_on_the_buffer_that_had_it() {
+    init();
+    let (w, h) = (32u32, 24u32);
+    let mut hn = gst_check::Harness::new_parse("alsflow threads=3");
+    hn.play();
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    let a = texture(32, 24, 0.0, 0.0);
+    for i in 0..8u64 {
+        let mut b = gray(&a, w, h);
+        {
+            let b = b.get_mut().unwrap();
+            b.set_offset(i);
+            if i == 4 {
+                b.set_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        assert_eq!(hn.push(b), Ok(gst::FlowSuccess::Ok));
+    }
+    assert!(hn.push_event(gst::event::Eos::new()));
+    let out: Vec<(u64, bool, Option<String>)> = (0..8)
+        .map(|_| {
+            let b = hn.pull().unwrap();
+            let meta = FlowMeta::read(&b).unwrap().unwrap();
+            (
+                b.offset(),
+                b.flags().contains(gst::BufferFlags::DISCONT),
+                meta.regions[0].reset_reason.clone(),
+            )
+        })
+        .collect();
+    for (offset, discont, reason) in &out[1..] {
+        assert_eq!(*discont, *offset == 4, "{out:?}");
+        assert_eq!(reason.is_some(), *offset == 4, "{out:?}");
+    }
+}

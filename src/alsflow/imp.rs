@@ -131,6 +131,8 @@ struct State {
     prev_faces: Vec<(u32, Roi)>,
     /// A missing face meta is warned about once per stream.
     warned_no_face_meta: bool,
+    /// Duration of the last buffer that had one, for the latency without a frame rate.
+    last_duration: Option<gst::ClockTime>,
     /// Gray images to reuse once no pending flow reads them any more.
     spare: Vec<Arc<GrayImage>>,
     /// Why the next frame has no flow, set when the frame pair is broken.
@@ -148,6 +150,7 @@ impl Default for State {
             prev: None,
             prev_faces: Vec::new(),
             warned_no_face_meta: false,
+            last_duration: None,
             spare: Vec::new(),
             reset_reason: Some("start"),
             pool: None,
@@ -195,6 +198,24 @@ impl State {
     /// Frames held back so that consecutive pairs are computed at once.
     fn held_frames(&self) -> usize {
         self.pool.as_ref().map_or(0, |pool| pool.threads() - 1)
+    }
+
+    /// The time the held frames add: from the caps' frame rate, else the last buffer
+    /// duration, else a 100 ms frame (10 fps), which live pipelines asking before any caps
+    /// get; a Latency message corrects it once caps or buffers say better.
+    fn held_latency(&self) -> gst::ClockTime {
+        let from_caps = self.info.as_ref().and_then(|info| {
+            let fps = info.fps();
+            (fps.numer() > 0 && fps.denom() > 0).then(|| {
+                gst::ClockTime::SECOND
+                    .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
+                    .unwrap_or(gst::ClockTime::ZERO)
+            })
+        });
+        let frame = from_caps
+            .or(self.last_duration)
+            .unwrap_or(gst::ClockTime::from_mseconds(100));
+        frame * self.held_frames() as u64
     }
 }
 
@@ -475,6 +496,13 @@ impl AlsFlow {
         Ok(buffer)
     }
 
+    /// Tells the pipeline to ask for the latency again.
+    fn post_latency_message(&self) {
+        let _ = self
+            .obj()
+            .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+    }
+
     /// Sends every held-back buffer downstream, so that an event keeps its place after them.
     fn drain(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         let pending: Vec<Pending> = self.state.lock().unwrap().queue.drain(..).collect();
@@ -494,6 +522,13 @@ impl ObjectSubclass for AlsFlow {
 }
 
 impl ObjectImpl for AlsFlow {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Every frame is analysed: dropping late ones would break the frame pairs, so base
+        // transform's QoS (which the overridden submit_input_buffer skips anyway) is off.
+        self.obj().set_qos(false);
+    }
+
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             let d = FarnebackParams::default();
@@ -722,12 +757,17 @@ impl BaseTransformImpl for AlsFlow {
                 state.queue.clear();
                 state.reset("flush");
             }
+            // Tags may overtake held frames; every other serialized event keeps its place.
+            gst::EventView::Tag(_) => {}
             view if event.is_serialized() => {
                 if let Err(err) = self.drain() {
                     gst::debug!(CAT, imp = self, "Held-back buffers not pushed: {err:?}");
                 }
                 let reason = match view {
-                    gst::EventView::Segment(_) => Some("segment"),
+                    // The same segment sent again is no jump in the picture.
+                    gst::EventView::Segment(e) if e.segment() != &self.obj().segment() => {
+                        Some("segment")
+                    }
                     gst::EventView::Gap(_) => Some("gap"),
                     _ => None,
                 };
@@ -742,27 +782,56 @@ impl BaseTransformImpl for AlsFlow {
     }
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        // A drain query asks for every held frame before it returns.
+        if direction == gst::PadDirection::Sink
+            && let gst::QueryViewMut::Drain(_) = query.view_mut()
+            && let Err(err) = self.drain()
+        {
+            gst::debug!(CAT, imp = self, "Held-back buffers not pushed: {err:?}");
+        }
         if !BaseTransformImplExt::parent_query(self, direction, query) {
             return false;
         }
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-            let state = self.state.lock().unwrap();
-            let held = state.held_frames() as u64;
-            let frame = state.info.as_ref().and_then(|info| {
-                let fps = info.fps();
-                (fps.numer() > 0).then(|| {
-                    gst::ClockTime::SECOND
-                        .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
-                        .unwrap_or(gst::ClockTime::ZERO)
-                })
-            });
-            if let Some(frame) = frame {
-                let extra = frame * held;
-                let (live, min, max) = q.result();
-                q.set(live, min + extra, max.map(|max| max + extra));
-            }
+            let extra = self.state.lock().unwrap().held_latency();
+            let (live, min, max) = q.result();
+            q.set(live, min + extra, max.map(|max| max + extra));
         }
         true
+    }
+
+    fn propose_allocation(
+        &self,
+        decide_query: Option<&gst::query::Allocation>,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        self.parent_propose_allocation(decide_query, query)?;
+        // Upstream's pool must hold the frames this element keeps back besides its own.
+        let held = self.state.lock().unwrap().held_frames() as u32;
+        if held == 0 {
+            return Ok(());
+        }
+        let pools: Vec<_> = query.allocation_pools().collect();
+        if pools.is_empty() {
+            let size = self
+                .state
+                .lock()
+                .unwrap()
+                .info
+                .as_ref()
+                .map_or(0, |info| info.size() as u32);
+            query.add_allocation_pool(None::<&gst::BufferPool>, size, held, 0);
+        } else {
+            for (i, (pool, size, min, max)) in pools.into_iter().enumerate() {
+                let max = if max == 0 {
+                    0
+                } else {
+                    max.saturating_add(held)
+                };
+                query.set_nth_allocation_pool(i as u32, pool.as_ref(), size, min + held, max);
+            }
+        }
+        Ok(())
     }
 
     fn submit_input_buffer(
@@ -772,16 +841,29 @@ impl BaseTransformImpl for AlsFlow {
         _is_discont: bool,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // What base transform's own submit_input_buffer does first: renegotiate when
+        // downstream asked for it.
+        if !self.obj().reconfigure() {
+            return Err(gst::FlowError::NotNegotiated);
+        }
         let settings = *self.settings.lock().unwrap();
         // Base transform marks the next buffer it outputs DISCONT; with frames held back that
         // would be an older one, so those leave first.
         if buffer.flags().contains(gst::BufferFlags::DISCONT) {
             self.drain()?;
         }
-        let queued = {
+        let (queued, latency_changed) = {
             let mut state = self.state.lock().unwrap();
-            self.queue_frame(&mut state, &settings, buffer)
+            let before = state.held_latency();
+            if let Some(duration) = buffer.duration().filter(|d| !d.is_zero()) {
+                state.last_duration = Some(duration);
+            }
+            let changed = state.held_latency() != before;
+            (self.queue_frame(&mut state, &settings, buffer), changed)
         };
+        if latency_changed {
+            self.post_latency_message();
+        }
         match queued {
             Ok(warn_no_face_meta) => {
                 if warn_no_face_meta {
@@ -847,9 +929,14 @@ impl VideoFilterImpl for AlsFlow {
             );
             state.reset("caps");
         }
+        let before = state.held_latency();
         state.info = Some(in_info.clone());
         state.luma = luma;
+        let latency_changed = state.held_latency() != before;
         drop(state);
+        if latency_changed {
+            self.post_latency_message();
+        }
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }
 }
