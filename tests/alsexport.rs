@@ -215,3 +215,97 @@ fn gst_launch_writes_json_lines_to_stdout() {
         .collect();
     assert_eq!(valid, [false, true, true, true]);
 }
+
+#[test]
+fn dev_null_takes_every_line_and_ends_cleanly() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=32,height=24 ! alsflow ! \
+         alsexport location=/dev/null ! fakesink",
+    )
+    .unwrap();
+    run_to_eos(&pipeline);
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+}
+
+#[test]
+fn a_fifo_gets_every_line() {
+    init();
+    let dir = scratch_dir("export_fifo");
+    let fifo = dir.join("lines.fifo");
+    mkfifo(&fifo);
+    let reader = std::process::Command::new("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cat runs");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=6 ! video/x-raw,width=32,height=24 ! alsflow ! \
+         alsexport location={} ! fakesink",
+        fifo.display()
+    ))
+    .unwrap();
+    run_to_eos(&pipeline);
+    let out = reader.wait_with_output().expect("cat ends");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 6);
+}
+
+#[test]
+fn a_reader_that_goes_away_is_an_error_naming_the_location() {
+    init();
+    let dir = scratch_dir("export_epipe");
+    let fifo = dir.join("lines.fifo");
+    mkfifo(&fifo);
+    // Reads one line's worth, then closes its end.
+    let reader = std::process::Command::new("head")
+        .args(["-c", "10"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("head runs");
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=100000 ! video/x-raw,width=16,height=16 ! \
+         alsexport location={} ! fakesink",
+        fifo.display()
+    ))
+    .unwrap();
+    let err = run_to_error(&pipeline);
+    let _ = { reader }.wait();
+    assert!(err.matches(gst::ResourceError::Write), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&fifo.display().to_string()) && text.contains("reader went away"),
+        "{text}"
+    );
+}
+
+#[test]
+fn stdout_pipes_into_another_command() {
+    let plugin_dir = common::target_dir();
+    let script = "set -o pipefail; gst-launch-1.0 -q videotestsrc num-buffers=7 \
+                  ! video/x-raw,width=32,height=24 ! alsflow ! alsexport location=- \
+                  ! fakesink | wc -l";
+    let output = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .env("GST_REGISTRY", plugin_dir.join("launch-registry.bin"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "7");
+}

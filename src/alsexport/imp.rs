@@ -42,11 +42,15 @@ impl Default for Settings {
 
 enum Output {
     Stdout,
+    /// A regular file: a failed write is cut back to the last complete line, and EOS syncs
+    /// it to disk.
     File {
         file: File,
         /// Length of the file up to its last complete line.
         committed: u64,
     },
+    /// A device, FIFO or pipe: written and flushed line by line, nothing to cut or sync.
+    Stream(File),
 }
 
 impl Output {
@@ -64,12 +68,16 @@ impl Output {
                     Ok(())
                 }
                 Err(err) => {
-                    // Best effort: a device that refused the write may refuse this too.
+                    // Best effort: a disk that refused the write may refuse this too.
                     let _ = file.set_len(*committed);
                     let _ = file.seek(io::SeekFrom::Start(*committed));
                     Err(err)
                 }
             },
+            Output::Stream(file) => {
+                file.write_all(line.as_bytes())?;
+                file.flush()
+            }
         }
     }
 
@@ -77,12 +85,15 @@ impl Output {
         match self {
             Output::Stdout => io::stdout().lock().flush(),
             Output::File { file, .. } => file.sync_data(),
+            Output::Stream(file) => file.flush(),
         }
     }
 }
 
 struct State {
     output: Output,
+    /// The `location` written to, for error messages.
+    location: String,
     frame: u64,
     width: u32,
     height: u32,
@@ -198,18 +209,25 @@ impl BaseTransformImpl for AlsExport {
             }
             Some(STDOUT_LOCATION) => Output::Stdout,
             Some(path) => {
+                // Opening a FIFO waits for its reader, as filesink does.
                 let file = File::create(path).map_err(|err| {
                     gst::error_msg!(
                         gst::ResourceError::OpenWrite,
                         ("Could not open {path} for writing: {err}")
                     )
                 })?;
-                Output::File { file, committed: 0 }
+                let regular = file.metadata().is_ok_and(|m| m.is_file());
+                if regular {
+                    Output::File { file, committed: 0 }
+                } else {
+                    Output::Stream(file)
+                }
             }
         };
         gst::debug!(CAT, imp = self, "Writing to {location:?}");
         *self.state.lock().unwrap() = Some(State {
             output,
+            location: location.unwrap_or_default(),
             frame: 0,
             width: 0,
             height: 0,
@@ -243,11 +261,19 @@ impl BaseTransformImpl for AlsExport {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::Eos(_) = event.view()
-            && let Some(state) = self.state.lock().unwrap().as_mut()
-            && let Err(err) = state.output.finish()
-        {
-            gst::element_imp_error!(self, write_error(&err), ("Could not finish writing: {err}"));
+        if let gst::EventView::Eos(_) = event.view() {
+            // Errors are posted after the state lock is released.
+            let failed = self.state.lock().unwrap().as_mut().and_then(|state| {
+                let location = state.location.clone();
+                state.output.finish().err().map(|err| (location, err))
+            });
+            if let Some((location, err)) = failed {
+                gst::element_imp_error!(
+                    self,
+                    write_error(&err),
+                    ("Could not finish writing {location}: {err}")
+                );
+            }
         }
         self.parent_sink_event(event)
     }
@@ -281,11 +307,30 @@ impl BaseTransformImpl for AlsExport {
         state.line.clear();
         write_line(&mut state.line, &record, options);
         state.frame += 1;
-        let State { output, line, .. } = state;
-        output.write_line(line).map_err(|err| {
-            gst::element_imp_error!(self, write_error(&err), ("Could not write a line: {err}"));
-            gst::FlowError::Error
-        })?;
+        let State {
+            output,
+            line,
+            location,
+            ..
+        } = state;
+        let failed = output
+            .write_line(line)
+            .err()
+            .map(|err| (location.clone(), err));
+        drop(guard);
+        if let Some((location, err)) = failed {
+            let why = if err.kind() == io::ErrorKind::BrokenPipe {
+                "its reader went away"
+            } else {
+                "the write failed"
+            };
+            gst::element_imp_error!(
+                self,
+                write_error(&err),
+                ("Could not write a line to {location}: {why} ({err})")
+            );
+            return Err(gst::FlowError::Error);
+        }
         Ok(gst::FlowSuccess::Ok)
     }
 }
