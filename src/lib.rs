@@ -4,9 +4,11 @@
 //! GStreamer elements that measure orofacial motion, after the method of "Amyotrophic Lateral
 //! Sclerosis Disease Detection Through Facial Expression Analysis".
 //!
-//! The algorithms live in plain modules ([`flow`], [`jsonl`]) that carry no GStreamer types;
-//! the elements in `alsflow` and `alsexport` wrap them, and [`meta`] is the typed API to the
-//! metadata the elements attach to buffers.
+//! The algorithms live in plain modules that carry no GStreamer types: [`flow`] (gray
+//! conversion, face-aligned squares, Farneback flow, pooling), [`mesh`] (MediaPipe Face Mesh:
+//! detection, tracking, crops, the ONNX Runtime sessions), [`jsonl`] (the JSON Lines records)
+//! and [`synthetic`] (the test clips). The elements `alsflow`, `alsmesh` and `alsexport` wrap
+//! them, and [`meta`] is the typed API to the metadata the elements attach to buffers.
 
 use gst::glib;
 

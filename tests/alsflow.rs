@@ -473,17 +473,52 @@ fn properties_have_the_documented_defaults_and_ranges() {
 }
 
 #[test]
-fn every_poly_n_in_range_runs() {
-    let (w, h) = (64u32, 48u32);
-    let a = texture(64, 48, 0.0, 0.0);
-    for poly_n in 5..=7 {
-        for gaussian in [false, true] {
-            let mut hn = harness(&format!("poly-n={poly_n} gaussian-window={gaussian}"));
-            hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
-            push_frame(&mut hn, gray(&a, w, h));
-            assert!(push_frame(&mut hn, gray(&a, w, h)).is_valid());
+fn farneback_properties_reach_opencv() {
+    let (w, h) = (96u32, 64u32);
+    let a = texture(96, 64, 0.0, 0.0);
+    let b = texture(96, 64, 2.5, 1.0);
+    // (properties, pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags)
+    let cases = [
+        ("poly-n=7 poly-sigma=1.5", 0.5, 3, 15, 3, 7, 1.5, 0),
+        ("gaussian-window=true", 0.5, 3, 15, 3, 5, 1.2, 256),
+        ("winsize=7 iterations=1", 0.5, 3, 7, 1, 5, 1.2, 0),
+        ("levels=1 pyr-scale=0.8", 0.8, 1, 15, 3, 5, 1.2, 0),
+    ];
+    let mut means = Vec::new();
+    for (props, pyr, levels, win, iters, n, sigma, flags) in cases {
+        let mut hn = harness(&format!("grid-width=0 grid-height=0 {props}"));
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+        push_frame(&mut hn, gray(&a, w, h));
+        let got = push_frame(&mut hn, gray(&b, w, h)).grid;
+        let prev = Mat::new_rows_cols_with_data::<u8>(h as i32, w as i32, &a).unwrap();
+        let next = Mat::new_rows_cols_with_data::<u8>(h as i32, w as i32, &b).unwrap();
+        let mut flow = Mat::default();
+        opencv::video::calc_optical_flow_farneback(
+            &prev, &next, &mut flow, pyr, levels, win, iters, n, sigma, flags,
+        )
+        .unwrap();
+        let xy = flow.data_typed::<opencv::core::Vec2f>().unwrap();
+        assert_eq!(got.len(), xy.len(), "{props}");
+        for (m, v) in got.iter().zip(xy) {
+            assert!((m - v[0].hypot(v[1])).abs() < 1e-4, "{props}");
+        }
+        means.push(got.iter().sum::<f32>());
+    }
+    // Each setting changed the result, so none was ignored.
+    for i in 0..means.len() {
+        for j in i + 1..means.len() {
+            assert_ne!(means[i], means[j], "{} vs {}", cases[i].0, cases[j].0);
         }
     }
+}
+
+#[test]
+fn poly_n_6_is_refused() {
+    init();
+    let e = gst::ElementFactory::make("alsflow").build().unwrap();
+    e.set_property("poly-n", 7i32);
+    e.set_property("poly-n", 6i32);
+    assert_eq!(e.property::<i32>("poly-n"), 7);
 }
 
 #[test]

@@ -296,6 +296,33 @@ fn corrupt_model_is_a_clear_error() {
 }
 
 #[test]
+fn swapped_models_fail_at_start() {
+    init();
+    let dir = scratch_dir("swapped_models");
+    let models = asset("third_party/models");
+    std::fs::copy(
+        models.join("face_landmark.onnx"),
+        dir.join("face_detection_short_range.onnx"),
+    )
+    .unwrap();
+    std::fs::copy(
+        models.join("face_detection_short_range.onnx"),
+        dir.join("face_landmark.onnx"),
+    )
+    .unwrap();
+    let err = run_frames(
+        &format!("alsmesh model-dir={}", dir.display()),
+        VideoFormat::Rgb,
+        64,
+        64,
+        &[vec![0; 64 * 64 * 3]],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("not the expected model"), "{text}");
+}
+
+#[test]
 fn resolution_change_mid_stream_restarts_tracking() {
     init();
     let mut h = gst_check::Harness::new_parse("alsmesh");

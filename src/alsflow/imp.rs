@@ -567,7 +567,7 @@ impl ObjectImpl for AlsFlow {
                     .build(),
                 glib::ParamSpecInt::builder("poly-n")
                     .nick("Polynomial neighbourhood")
-                    .blurb("Pixel neighbourhood of the polynomial expansion (5 or 7)")
+                    .blurb("Pixel neighbourhood of the polynomial expansion: 5 or 7 (6 is refused)")
                     .minimum(5)
                     .maximum(7)
                     .default_value(d.poly_n)
@@ -575,7 +575,10 @@ impl ObjectImpl for AlsFlow {
                     .build(),
                 glib::ParamSpecDouble::builder("poly-sigma")
                     .nick("Polynomial sigma")
-                    .blurb("Gaussian sigma smoothing the polynomial expansion (1.1 for poly-n 5, 1.5 for 7)")
+                    .blurb(
+                        "Gaussian sigma smoothing the polynomial expansion (the paper's 1.2; \
+                         OpenCV suggests 1.1 for poly-n 5 and 1.5 for 7)",
+                    )
                     .minimum(0.1)
                     .maximum(10.0)
                     .default_value(d.poly_sigma)
@@ -650,7 +653,20 @@ impl ObjectImpl for AlsFlow {
             "levels" => s.params.levels = value.get().expect("type checked upstream"),
             "winsize" => s.params.winsize = value.get().expect("type checked upstream"),
             "iterations" => s.params.iterations = value.get().expect("type checked upstream"),
-            "poly-n" => s.params.poly_n = value.get().expect("type checked upstream"),
+            "poly-n" => {
+                // OpenCV documents 5 or 7; the ParamSpec cannot leave out the 6 between.
+                let poly_n: i32 = value.get().expect("type checked upstream");
+                if poly_n == 6 {
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "poly-n must be 5 or 7, keeping {}",
+                        s.params.poly_n
+                    );
+                    return;
+                }
+                s.params.poly_n = poly_n;
+            }
             "poly-sigma" => s.params.poly_sigma = value.get().expect("type checked upstream"),
             "gaussian-window" => {
                 s.params.gaussian_window = value.get().expect("type checked upstream")

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use gst::glib;
@@ -173,8 +173,9 @@ impl ObjectImpl for AlsMesh {
                 glib::ParamSpecString::builder("ort-library")
                     .nick("ONNX Runtime library")
                     .blurb(&format!(
-                        "libonnxruntime.so to load (unset: $ORT_DYLIB_PATH, else {DEFAULT_ORT_LIBRARY}); \
-                         one per process"
+                        "libonnxruntime.so to load; unset: $ORT_DYLIB_PATH, else \
+                         {DEFAULT_ORT_LIBRARY}. The first ONNX Runtime library loaded serves \
+                         the whole process: a different one later is an error"
                     ))
                     .mutable_ready()
                     .build(),
@@ -308,12 +309,7 @@ impl BaseTransformImpl for AlsMesh {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let library = resolve_library(&PathBuf::from(
-            settings
-                .ort_library
-                .as_deref()
-                .unwrap_or(DEFAULT_ORT_LIBRARY),
-        ));
+        let library = resolve_library(settings.ort_library.as_deref().map(Path::new));
         let model_dir = PathBuf::from(&settings.model_dir);
         let models = OrtFaceModels::load(&library, &model_dir, settings.threads as usize).map_err(
             |err| {

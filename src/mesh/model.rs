@@ -26,13 +26,16 @@ const FIX_HINT: &str = "run scripts/fetch-onnxruntime.sh and scripts/build-model
 /// ONNX Runtime allows one environment per process; it stays loaded from its first library.
 static ENVIRONMENT: Mutex<Option<(PathBuf, Environment)>> = Mutex::new(None);
 
-/// The library to load: the `ORT_DYLIB_PATH` environment variable if set, else `preferred`.
-/// Relative paths are taken from the current directory (ort itself would take them from the
-/// executable's folder).
-pub fn resolve_library(preferred: &Path) -> PathBuf {
-    let chosen = match std::env::var_os("ORT_DYLIB_PATH") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => preferred.to_path_buf(),
+/// The library to load: `configured` (the element's `ort-library`) if set, else the
+/// `ORT_DYLIB_PATH` environment variable if set, else [`DEFAULT_ORT_LIBRARY`]. Relative paths
+/// are taken from the current directory (ort itself would take them from the executable's
+/// folder).
+pub fn resolve_library(configured: Option<&Path>) -> PathBuf {
+    let from_env = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty());
+    let chosen = match (configured, from_env) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => PathBuf::from(DEFAULT_ORT_LIBRARY),
     };
     std::path::absolute(&chosen).unwrap_or(chosen)
 }
@@ -71,11 +74,13 @@ fn environment(library: &Path) -> Result<Environment, String> {
     Ok(built)
 }
 
-/// Checks that `session` has one input of `input_shape` and returns the indexes of the
-/// outputs named `outputs`.
+/// Checks that `session` has one input of shape `[1, 3, side, side]` and returns the
+/// indexes of the outputs named `outputs`, so that a wrong model fails at start, not on
+/// every frame.
 fn check_io<const N: usize>(
     session: &Session,
     path: &Path,
+    side: usize,
     outputs: [&str; N],
 ) -> Result<[usize; N], String> {
     let mut found = [0; N];
@@ -96,6 +101,21 @@ fn check_io<const N: usize>(
             "{} takes {} inputs, 1 expected",
             path.display(),
             session.inputs().len()
+        ));
+    }
+    let expected = [1, 3, side as i64, side as i64];
+    let shape = session.inputs()[0]
+        .dtype()
+        .tensor_shape()
+        .map(|s| s.to_vec());
+    // A dimension of -1 (dynamic) accepts the size we feed.
+    let fits = shape.as_ref().is_some_and(|shape| {
+        shape.len() == 4 && shape.iter().zip(expected).all(|(&d, e)| d == e || d < 0)
+    });
+    if !fits {
+        return Err(format!(
+            "{} takes input of shape {shape:?}, {expected:?} expected: not the expected model",
+            path.display()
         ));
     }
     Ok(found)
@@ -137,9 +157,15 @@ impl OrtFaceModels {
             detector_outputs: check_io(
                 &detector,
                 &detector_path,
+                DETECTOR_SIDE,
                 ["regressors", "classificators"],
             )?,
-            landmark_outputs: check_io(&landmarker, &landmark_path, ["conv2d_21", "conv2d_31"])?,
+            landmark_outputs: check_io(
+                &landmarker,
+                &landmark_path,
+                LANDMARK_SIDE,
+                ["conv2d_21", "conv2d_31"],
+            )?,
             detector,
             landmarker,
         })
@@ -192,5 +218,23 @@ impl FaceModels for OrtFaceModels {
             ));
         }
         Ok((landmarks, presence[0]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_property_wins_over_the_environment() {
+        // SAFETY: no other test of this binary reads ORT_DYLIB_PATH.
+        unsafe { std::env::set_var("ORT_DYLIB_PATH", "/from/env/libonnxruntime.so") };
+        let from_property = resolve_library(Some(Path::new("/from/property/lib.so")));
+        let from_env = resolve_library(None);
+        unsafe { std::env::remove_var("ORT_DYLIB_PATH") };
+        let default = resolve_library(None);
+        assert_eq!(from_property, PathBuf::from("/from/property/lib.so"));
+        assert_eq!(from_env, PathBuf::from("/from/env/libonnxruntime.so"));
+        assert!(default.ends_with(Path::new(DEFAULT_ORT_LIBRARY).file_name().unwrap()));
     }
 }
