@@ -70,3 +70,158 @@ fn rtsp_stream_is_analysed_and_exported() {
         assert_eq!(v["width"], 320);
     }
 }
+
+/// Serves `clip` (an MP4 file) at rtsp://127.0.0.1:PORT/clip in real time until dropped.
+struct ClipServer {
+    port: i32,
+    _server: gst_rtsp_server::RTSPServer,
+    main_loop: glib::MainLoop,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClipServer {
+    fn start(clip: &std::path::Path) -> Self {
+        let server = gst_rtsp_server::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service("0");
+        let factory = gst_rtsp_server::RTSPMediaFactory::new();
+        factory.set_launch(&format!(
+            "( filesrc location={} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 \
+             config-interval=1 )",
+            clip.display()
+        ));
+        server
+            .mount_points()
+            .expect("mount points")
+            .add_factory("/clip", factory);
+        let context = glib::MainContext::new();
+        let source = server.attach(Some(&context)).expect("server attaches");
+        let main_loop = glib::MainLoop::new(Some(&context), false);
+        let server_loop = main_loop.clone();
+        let thread = std::thread::spawn(move || {
+            let _source = source;
+            server_loop.run()
+        });
+        let port = server.bound_port();
+        assert!(port > 0);
+        Self {
+            port,
+            _server: server,
+            main_loop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ClipServer {
+    fn drop(&mut self) {
+        self.main_loop.quit();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The synthetic face clip, `frames` long, as H.264 in MP4.
+fn face_mp4(path: &std::path::Path, frames: usize) {
+    let (w, h, clip) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
+         framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! \
+         x264enc speed-preset=ultrafast key-int-max=30 ! mp4mux ! filesink location={}",
+        path.display()
+    ))
+    .expect("parses");
+    let src = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("src"))
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("appsrc");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    for (i, frame) in clip.iter().cycle().take(frames).enumerate() {
+        let mut b = gst::Buffer::from_slice(frame.clone());
+        b.get_mut()
+            .expect("writable")
+            .set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, 30));
+        src.push_buffer(b).expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    common::run_to_eos(&pipeline);
+}
+
+/// The face ids and timestamps of the lines `pipelines/rtsp-to-jsonl.sh`'s chain (with
+/// `region`) writes for the clip served over RTSP.
+fn rtsp_faces(port: i32, region: &str, out: &std::path::Path) -> Vec<(Option<u64>, u64)> {
+    // The same elements as pipelines/rtsp-to-jsonl.sh.
+    let pipeline = gst::parse::launch(&format!(
+        "rtspsrc location=rtsp://127.0.0.1:{port}/clip protocols=tcp latency=200 ! decodebin ! \
+         videoconvert ! queue leaky=downstream max-size-buffers=0 max-size-bytes=0 \
+         max-size-time=2000000000 ! alsmesh ! queue ! alsflow region={region} ! \
+         alsexport location={} ! fakesink sync=false",
+        out.display()
+    ))
+    .expect("client parses");
+    common::run_to_eos(&pipeline);
+    std::fs::read_to_string(out)
+        .expect("lines written")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("valid JSON");
+            let id = v["faces"]
+                .as_array()
+                .and_then(|f| f.first())
+                .and_then(|f| f["id"].as_u64());
+            (id, v["pts_ns"].as_u64().unwrap_or(0))
+        })
+        .collect()
+}
+
+#[test]
+fn rtsp_face_stream_keeps_its_frames_and_one_face_id() {
+    init();
+    let dir = scratch_dir("rtsp_faces");
+    let clip = dir.join("face.mp4");
+    let frames = 150;
+    face_mp4(&clip, frames);
+    let server = ClipServer::start(&clip);
+
+    // The face chain keeps up: (almost) every frame, one id.
+    let lines = rtsp_faces(server.port, "face", &dir.join("face.jsonl"));
+    assert!(
+        lines.len() * 100 >= frames * 95,
+        "{} of {frames} frames came out",
+        lines.len()
+    );
+    let ids: Vec<u64> = lines.iter().filter_map(|l| l.0).collect();
+    assert_eq!(ids.len(), lines.len(), "the face is found in every frame");
+    assert!(ids.iter().all(|&id| id == ids[0]), "one face id: {ids:?}");
+
+    // The paper's full-frame flow cannot keep up on two cores: frames are dropped, evenly,
+    // and the face keeps its id.
+    let lines = rtsp_faces(server.port, "frame", &dir.join("frame.jsonl"));
+    let ids: Vec<u64> = lines.iter().filter_map(|l| l.0).collect();
+    assert!(lines.len() > 10, "{} frames", lines.len());
+    assert!(ids.iter().all(|&id| id == ids[0]), "one face id: {ids:?}");
+    // Evenly: between the first and the last drop, no hole is much wider than the typical
+    // one (a leaky queue emptied or skipped in one go would leave one hole of seconds).
+    let frame_ns = 1_000_000_000 / 30;
+    let gaps: Vec<u64> = lines
+        .windows(2)
+        .map(|w| ((w[1].1.saturating_sub(w[0].1) + frame_ns / 2) / frame_ns).max(1))
+        .collect();
+    let first = gaps
+        .iter()
+        .position(|&g| g > 1)
+        .expect("some frames were dropped");
+    let last = gaps
+        .iter()
+        .rposition(|&g| g > 1)
+        .expect("some frames were dropped");
+    let steady = &gaps[first..=last];
+    let mean = steady.iter().sum::<u64>() as f64 / steady.len() as f64;
+    let widest = *steady.iter().max().unwrap_or(&0);
+    assert!(
+        widest as f64 <= 3.0 * mean,
+        "drops are spread out: gaps {steady:?} (in frames)"
+    );
+}
