@@ -714,3 +714,54 @@ fn discont_stays_on_the_buffer_that_had_it() {
         assert_eq!(reason.is_some(), *offset == 4, "{out:?}");
     }
 }
+
+#[test]
+fn flush_drops_held_frames_and_restarts() {
+    init();
+    let (w, h) = (32u32, 24u32);
+    let mut hn = gst_check::Harness::new_parse("alsflow threads=3");
+    hn.play();
+    hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+    let a = texture(32, 24, 0.0, 0.0);
+    for _ in 0..5 {
+        assert_eq!(hn.push(gray(&a, w, h)), Ok(gst::FlowSuccess::Ok));
+    }
+    assert_eq!(hn.buffers_in_queue(), 3, "two held back");
+    for _ in 0..3 {
+        hn.pull().unwrap();
+    }
+    assert!(hn.push_event(gst::event::FlushStart::new()));
+    assert!(hn.push_event(gst::event::FlushStop::new(true)));
+    let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(hn.push_event(gst::event::Segment::new(&segment)));
+    for _ in 0..3 {
+        assert_eq!(hn.push(gray(&a, w, h)), Ok(gst::FlowSuccess::Ok));
+    }
+    assert!(hn.push_event(gst::event::Eos::new()));
+    assert_eq!(
+        hn.buffers_in_queue(),
+        3,
+        "the held frames were dropped, not sent"
+    );
+    let first = FlowMeta::read(&hn.pull().unwrap()).unwrap().unwrap();
+    assert_eq!(first.regions[0].reset_reason.as_deref(), Some("flush"));
+}
+
+#[test]
+fn region_face_without_face_metas_warns_once() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=6 ! video/x-raw,width=64,height=48 ! \
+         alsflow region=face ! fakesink",
+    )
+    .unwrap();
+    let warnings: Vec<String> = common::run_to_eos_collecting(&pipeline)
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Warning(w) => Some(w.error().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("alsmesh"), "{warnings:?}");
+}

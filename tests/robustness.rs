@@ -450,7 +450,7 @@ fn foreign_meta(buffer: &mut gst::BufferRef, name: &str, rng: &mut Rng) {
             1 => s.set(field, rng.pick(&[0u32, 1, 2, 3, 468, u32::MAX, 1 << 31])),
             2 => s.set(field, "face"),
             3 => s.set(field, rng.pick(&[f64::NAN, -1.0, 1e300])),
-            4 => s.set(field, rng.next() % 2 == 0),
+            4 => s.set(field, rng.next().is_multiple_of(2)),
             5 => {
                 let n = rng.pick(&[0usize, 1, 3, 5, 8, 936 * 3, 468 * 3]);
                 let v = rng.pick(&[f32::NAN, f32::INFINITY, -1e30, 0.5]);
@@ -504,7 +504,7 @@ fn foreign_metas_with_wrong_types_lengths_and_values() {
                 let mut rng = rng.lock().unwrap();
                 let b = buffer.make_mut();
                 foreign_meta(b, FACE_META, &mut rng);
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     foreign_meta(b, FLOW_META, &mut rng);
                 }
             }
@@ -513,4 +513,46 @@ fn foreign_metas_with_wrong_types_lengths_and_values() {
     let err = run(&pipeline, Duration::from_secs(60));
     assert!(err.is_none(), "{err:?}");
     assert_eq!(valid_json_lines(&out), 300);
+}
+
+#[test]
+fn errors_are_posted_without_holding_element_locks() {
+    init();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let pipeline = gst::parse::launch(
+            "appsrc name=src format=time caps=video/x-raw,format=GRAY8,width=64,height=48,\
+             framerate=30/1 ! alsflow name=flow threads=2 ! fakesink",
+        )
+        .unwrap();
+        let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+        let flow = bin.by_name("flow").unwrap();
+        let src = bin
+            .by_name("src")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+            .unwrap();
+        // A sync handler that calls back into the element that posted the error, as
+        // applications that query latency on every message do.
+        let flow_pad = flow.static_pad("src").unwrap();
+        pipeline.bus().unwrap().set_sync_handler(move |_, msg| {
+            if let gst::MessageView::Error(_) = msg.view() {
+                let mut q = gst::query::Latency::new();
+                let _ = flow_pad.query(&mut q);
+            }
+            gst::BusSyncReply::Pass
+        });
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // A buffer far smaller than its caps say.
+        let _ = src.push_buffer(gst::Buffer::from_slice(vec![0u8; 10]));
+        let _ = src.end_of_stream();
+        let err = run(&pipeline, Duration::from_secs(20)).expect("a short frame is an error");
+        let _ = done_tx.send(err.text);
+    });
+    let text = done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("no deadlock between the error and the sync handler");
+    assert!(
+        text.contains("map") || text.contains("Short frame"),
+        "{text}"
+    );
 }

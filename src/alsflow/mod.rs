@@ -30,6 +30,11 @@
  * The first frame after start, a flush, a seek, a gap, a discontinuity or a caps change has
  * no previous frame: its meta says `valid=false` and why.
  *
+ * With `threads` > 1, consecutive pairs are computed at once on worker threads and
+ * `threads - 1` frames are held back: the latency query reports them, the allocation query
+ * asks upstream for that many more buffers, and DRAIN queries and serialized events (but
+ * tags) send them on first. QoS is off: every frame is analysed.
+ *
  * ## Example launch line
  * ```bash
  * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! \

@@ -9,18 +9,24 @@
  * `max-faces` are tracked. Both networks run on ONNX Runtime.
  *
  * Each buffer gets a `GstAlsFaceMeta` (ids, scores, boxes, rotated ROIs and landmarks; an
- * empty list when the frame has no face) and one standard `GstVideoRegionOfInterestMeta`
- * of type "face" per face, so existing ROI consumers see the faces too.
+ * empty list when the frame has no face, or is a GAP) and one standard
+ * `GstVideoRegionOfInterestMeta` of type "face" per face, so existing ROI consumers see the
+ * faces too.
+ *
+ * Tracking restarts on a flush, a new segment (a seek) and a change of frame size or format.
+ * Dropped frames (DISCONT, as after a leaky queue in a live pipeline) and gaps do not restart
+ * it: the next frame is searched where the faces were, as MediaPipe does, so a live stream
+ * that drops frames keeps its face ids.
  *
  * The models come from `scripts/build-models.sh` and ONNX Runtime from
  * `scripts/fetch-onnxruntime.sh`; the element finds both where the project's setup put them
- * (or where `meson install` installed them) unless `model-dir` / `ort-library` (or the
- * `ORT_DYLIB_PATH` environment variable) say otherwise.
+ * (or where `meson install` installed them) unless `model-dir` / `ort-library` (or, without
+ * `ort-library`, the `ORT_DYLIB_PATH` environment variable) say otherwise.
  *
  * ## Example launch line
  * ```bash
- * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! alsmesh ! \
- *     alsflow region=face ! alsexport location=out.jsonl ! fakesink
+ * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! queue ! alsmesh ! \
+ *     queue ! alsflow region=face ! alsexport location=out.jsonl ! fakesink
  * ```
  */
 use gst::glib;

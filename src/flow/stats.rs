@@ -125,9 +125,11 @@ mod tests {
         assert_eq!(out.len(), 4);
         // cell (0,0) covers columns 0..2 of row 0
         assert_eq!(out[0], 0.5);
-        pool_average(&field[..1], 1, 1, 3, 2, &mut out);
-        assert_eq!(out, vec![0.0; 6]);
-        assert!(out.iter().all(|v| v.is_finite()));
+        // A grid larger than the field repeats its samples rather than filling with zeros.
+        pool_average(&[7.5], 1, 1, 3, 2, &mut out);
+        assert_eq!(out, vec![7.5; 6]);
+        pool_average(&[1.0, 3.0], 2, 1, 4, 1, &mut out);
+        assert_eq!(out, vec![1.0, 1.0, 3.0, 3.0]);
     }
 
     #[test]

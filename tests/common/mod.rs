@@ -59,6 +59,33 @@ pub fn run_to_eos(pipeline: &gst::Element) {
         .expect("pipeline stops");
 }
 
+/// Runs `pipeline` to EOS, panicking on an error, and returns every message it posted.
+pub fn run_to_eos_collecting(pipeline: &gst::Element) -> Vec<gst::Message> {
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("pipeline starts");
+    let bus = pipeline.bus().expect("pipeline bus");
+    let mut messages = Vec::new();
+    while let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(60)) {
+        let end = match msg.view() {
+            gst::MessageView::Eos(_) => true,
+            gst::MessageView::Error(err) => {
+                let _ = pipeline.set_state(gst::State::Null);
+                panic!("pipeline error: {} ({:?})", err.error(), err.debug());
+            }
+            _ => false,
+        };
+        messages.push(msg);
+        if end {
+            break;
+        }
+    }
+    pipeline
+        .set_state(gst::State::Null)
+        .expect("pipeline stops");
+    messages
+}
+
 /// Runs `pipeline` until it fails, returning the first error message.
 pub fn run_to_error(pipeline: &gst::Element) -> glib::Error {
     let _ = pipeline.set_state(gst::State::Playing);
