@@ -171,11 +171,8 @@ fn full_disk_is_an_element_error() {
 
 #[test]
 fn gst_launch_writes_json_lines_to_stdout() {
+    common::build_plugin();
     let plugin_dir = common::target_dir();
-    assert!(
-        plugin_dir.join("libgstals.so").exists(),
-        "run `cargo build --lib` first (scripts/test.sh does)"
-    );
     let output = std::process::Command::new("gst-launch-1.0")
         .args([
             "-q",
@@ -292,6 +289,7 @@ fn a_reader_that_goes_away_is_an_error_naming_the_location() {
 
 #[test]
 fn stdout_pipes_into_another_command() {
+    common::build_plugin();
     let plugin_dir = common::target_dir();
     let script = "set -o pipefail; gst-launch-1.0 -q videotestsrc num-buffers=7 \
                   ! video/x-raw,width=32,height=24 ! alsflow ! alsexport location=- \

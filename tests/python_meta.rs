@@ -7,12 +7,13 @@ mod common;
 use std::process::Command;
 
 /// Runs a script of tests/python with Debian's interpreter (the one with python3-gi) and the
-/// plugin that `cargo build --lib` made; returns its stdout.
+/// plugin built from these sources; returns its stdout.
 fn run_python(script: &str, args: &[&str]) -> String {
+    common::build_plugin();
     let plugin_dir = common::target_dir();
     assert!(
         plugin_dir.join("libgstals.so").exists(),
-        "{} is missing: run `cargo build --lib` first (scripts/test.sh does)",
+        "{} is missing after cargo build --lib",
         plugin_dir.join("libgstals.so").display()
     );
     let output = Command::new("/usr/bin/python3")

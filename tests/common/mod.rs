@@ -30,6 +30,30 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Builds `libgstals.so` from the sources under test, once per test binary, for the tests
+/// that load it from another process (gst-launch-1.0, Python): `cargo test` alone builds the
+/// crate as an rlib only, and a stale shared library would test old code.
+pub fn build_plugin() {
+    static BUILT: Once = Once::new();
+    BUILT.call_once(|| {
+        let profile = if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        };
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--lib", "--profile", profile])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --lib failed");
+        assert!(
+            target_dir().join("libgstals.so").exists(),
+            "cargo build --lib made no libgstals.so"
+        );
+    });
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = target_dir().join("test-scratch").join(name);
