@@ -147,8 +147,9 @@ pub struct RegionFlow {
     pub roi: NormRotatedRect,
     /// `None` when this region has no flow in this frame.
     pub stats: Option<FlowStats>,
-    /// Why there is no flow: "start", "flush", "segment", "gap", "discont", "caps" or
-    /// "new-face" (a face that was not in the previous frame).
+    /// Why there is no flow: "start", "flush", "segment", "gap", "discont", "caps",
+    /// "new-face" (a face that was not in the previous frame) or "invalid-roi" (the face's
+    /// landmarks and ROI give no usable square).
     pub reset_reason: Option<String>,
     /// Row-major mean magnitude per grid cell; empty when there is no flow.
     pub grid: Vec<f32>,
@@ -178,8 +179,8 @@ pub struct FlowMeta {
     pub grid_height: u32,
     /// One per analysed region: the frame, or each face in the face meta's order.
     pub regions: Vec<RegionFlow>,
-    /// Why no region was analysed at all ("no-face", "invalid-face-meta"); `None` when
-    /// there are regions.
+    /// Why no region was analysed at all ("no-face", "gap" for a GAP buffer whose face meta is
+    /// empty, "invalid-face-meta"); `None` when there are regions.
     pub reset_reason: Option<String>,
 }
 

@@ -307,3 +307,28 @@ fn stdout_pipes_into_another_command() {
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "7");
 }
+
+#[test]
+fn gst_launch_reports_a_reader_that_goes_away_instead_of_dying() {
+    common::build_plugin();
+    let plugin_dir = common::target_dir();
+    // head takes one line's worth and exits; gst-launch-1.0 keeps writing to the pipe.
+    let script = "gst-launch-1.0 -q videotestsrc num-buffers=100000 \
+                  ! video/x-raw,width=16,height=16 ! alsexport location=- ! fakesink \
+                  2> launch.err | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}";
+    let dir = scratch_dir("export_launch_epipe");
+    let output = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .env("GST_REGISTRY", plugin_dir.join("launch-registry.bin"))
+        .output()
+        .expect("bash runs");
+    let status = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let stderr = std::fs::read_to_string(dir.join("launch.err")).unwrap_or_default();
+    assert_eq!(
+        status, "1",
+        "an error exit, not death by SIGPIPE (141): {stderr}"
+    );
+    assert!(stderr.contains("reader went away"), "{stderr}");
+}

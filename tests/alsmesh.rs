@@ -184,7 +184,9 @@ fn every_rgb_layout_finds_the_same_face() {
         )
         .unwrap();
         let metas = faces(&out);
+        assert_eq!(metas.len(), reference.len(), "{format}");
         for (a, b) in metas.iter().zip(&reference) {
+            assert_eq!((a.faces.len(), b.faces.len()), (1, 1), "{format}");
             let (pa, pb) = (&a.faces[0].landmarks, &b.faces[0].landmarks);
             let max = pa
                 .iter()

@@ -68,12 +68,31 @@ fn face_flow_does_not_depend_on_face_size_or_roll() {
         "{small_frame} vs {large_frame}"
     );
 
-    let upright = clip_mean(&run_clip(talking(150, 0), face));
-    let rolled = clip_mean(&run_clip(talking(150, 30), face));
+    let upright_clip = run_clip(talking(150, 0), face);
+    let rolled_clip = run_clip(talking(150, 30), face);
+    let (upright, rolled) = (clip_mean(&upright_clip), clip_mean(&rolled_clip));
     assert!(
         (upright - rolled).abs() < 0.15 * upright,
         "upright {upright}, rolled {rolled}"
     );
+    // The jaw moves along the square's vertical axis in both: the square turned with the
+    // face (a wrong roll would leave the motion 60 degrees off).
+    for (name, clip) in [("upright", &upright_clip), ("rolled", &rolled_clip)] {
+        let directions: Vec<f64> = clip
+            .iter()
+            .filter_map(|(_, flow)| flow.regions.first()?.stats)
+            .filter(|s| s.mean > 0.5 * upright)
+            .map(|s| s.mean_direction)
+            .collect();
+        let vertical = directions
+            .iter()
+            .filter(|d| d.to_radians().sin().abs() > 0.85)
+            .count();
+        assert!(
+            directions.len() >= 5 && vertical * 10 >= directions.len() * 9,
+            "{name}: directions {directions:?}"
+        );
+    }
 }
 
 #[test]

@@ -21,7 +21,38 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const STDOUT_LOCATION: &str = "-";
+/// Locations that mean this process's standard output: written like `-`, never truncated.
+const STDOUT_LOCATIONS: &[&str] = &["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
+
+/// Runs `write` with SIGPIPE blocked on this thread, so that a reader that went away is an
+/// EPIPE error this element reports instead of a signal that kills the whole process (as it
+/// would `gst-launch-1.0`). A SIGPIPE the failed write raised is taken off the thread before
+/// the mask is restored.
+fn without_sigpipe(write: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    // SAFETY: plain POSIX signal-mask calls on this thread with initialised sets; the
+    // zero timeout makes sigtimedwait only take a SIGPIPE that is already pending.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old) == 0;
+        let result = write();
+        if blocked {
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::BrokenPipe)
+                && libc::sigismember(&old, libc::SIGPIPE) == 0
+            {
+                let zero = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+        result
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -56,6 +87,10 @@ enum Output {
 impl Output {
     /// Writes one whole line; on failure the file is cut back to its last complete line.
     fn write_line(&mut self, line: &str) -> io::Result<()> {
+        without_sigpipe(|| self.write_line_inner(line))
+    }
+
+    fn write_line_inner(&mut self, line: &str) -> io::Result<()> {
         match self {
             Output::Stdout => {
                 let mut out = io::stdout().lock();
@@ -82,6 +117,10 @@ impl Output {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        without_sigpipe(|| self.finish_inner())
+    }
+
+    fn finish_inner(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout => io::stdout().lock().flush(),
             Output::File { file, .. } => file.sync_data(),
@@ -127,7 +166,7 @@ impl ObjectImpl for AlsExport {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
-                    .blurb("File to write the JSON Lines to (\"-\" for standard output)")
+                    .blurb("File, FIFO or device to write the JSON Lines to (\"-\" or /dev/stdout: standard output)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoolean::builder("flow-grid")
@@ -207,7 +246,7 @@ impl BaseTransformImpl for AlsExport {
                     ("No location set: give alsexport a file name, or \"-\" for stdout")
                 ));
             }
-            Some(STDOUT_LOCATION) => Output::Stdout,
+            Some(path) if STDOUT_LOCATIONS.contains(&path) => Output::Stdout,
             Some(path) => {
                 // Opening a FIFO waits for its reader, as filesink does.
                 let file = File::create(path).map_err(|err| {

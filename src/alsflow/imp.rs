@@ -131,8 +131,9 @@ struct State {
     prev_faces: Vec<(u32, Roi)>,
     /// A missing face meta is warned about once per stream.
     warned_no_face_meta: bool,
-    /// Duration of the last buffer that had one, for the latency without a frame rate.
-    last_duration: Option<gst::ClockTime>,
+    /// The longest buffer duration seen (at most a second), for the latency without a frame
+    /// rate: it only grows, so jittery durations post few Latency messages.
+    longest_duration: Option<gst::ClockTime>,
     /// Gray images to reuse once no pending flow reads them any more.
     spare: Vec<Arc<GrayImage>>,
     /// Why the next frame has no flow, set when the frame pair is broken.
@@ -150,7 +151,7 @@ impl Default for State {
             prev: None,
             prev_faces: Vec::new(),
             warned_no_face_meta: false,
-            last_duration: None,
+            longest_duration: None,
             spare: Vec::new(),
             reset_reason: Some("start"),
             pool: None,
@@ -213,9 +214,10 @@ impl State {
             })
         });
         let frame = from_caps
-            .or(self.last_duration)
-            .unwrap_or(gst::ClockTime::from_mseconds(100));
-        frame * self.held_frames() as u64
+            .or(self.longest_duration)
+            .unwrap_or(gst::ClockTime::from_mseconds(100))
+            .min(gst::ClockTime::SECOND);
+        gst::ClockTime::from_nseconds(frame.nseconds().saturating_mul(self.held_frames() as u64))
     }
 }
 
@@ -380,9 +382,15 @@ impl AlsFlow {
                             size: region_size,
                             faces: pairs,
                         };
-                        flow = self
-                            .submit(state, prev.clone(), image.clone(), target, settings, grid)
-                            .map(|pending| (pending, slots));
+                        let pending = self.submit(
+                            state,
+                            prev.clone(),
+                            image.clone(),
+                            target,
+                            settings,
+                            grid,
+                        )?;
+                        flow = Some((pending, slots));
                     }
                     state.recycle(prev);
                 }
@@ -401,9 +409,15 @@ impl AlsFlow {
                 match state.prev.take() {
                     Some(prev) => {
                         let target = FlowTarget::Rect(PixelRect::full(width, height));
-                        flow = self
-                            .submit(state, prev.clone(), image.clone(), target, settings, grid)
-                            .map(|pending| (pending, vec![0]));
+                        let pending = self.submit(
+                            state,
+                            prev.clone(),
+                            image.clone(),
+                            target,
+                            settings,
+                            grid,
+                        )?;
+                        flow = Some((pending, vec![0]));
                         state.recycle(prev);
                     }
                     None => {
@@ -446,9 +460,13 @@ impl AlsFlow {
         target: FlowTarget,
         settings: &Settings,
         (grid_width, grid_height): (usize, usize),
-    ) -> Option<PendingFlow> {
-        let pool = state.pool.as_ref()?;
-        Some(pool.submit(FlowRequest {
+    ) -> Result<PendingFlow, FrameError> {
+        // No pool: the element is stopping.
+        let pool = state.pool.as_ref().ok_or(FrameError {
+            flow: gst::FlowError::Flushing,
+            message: String::new(),
+        })?;
+        Ok(pool.submit(FlowRequest {
             prev,
             next,
             target,
@@ -775,6 +793,13 @@ impl BaseTransformImpl for AlsFlow {
             }
             // Tags may overtake held frames; every other serialized event keeps its place.
             gst::EventView::Tag(_) => {}
+            gst::EventView::StreamStart(_) => {
+                if let Err(err) = self.drain() {
+                    gst::debug!(CAT, imp = self, "Held-back buffers not pushed: {err:?}");
+                }
+                // A new stream may lack face metas again: warn about it again.
+                self.state.lock().unwrap().warned_no_face_meta = false;
+            }
             view if event.is_serialized() => {
                 if let Err(err) = self.drain() {
                     gst::debug!(CAT, imp = self, "Held-back buffers not pushed: {err:?}");
@@ -811,7 +836,10 @@ impl BaseTransformImpl for AlsFlow {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             let extra = self.state.lock().unwrap().held_latency();
             let (live, min, max) = q.result();
-            q.set(live, min + extra, max.map(|max| max + extra));
+            let add = |t: gst::ClockTime| {
+                gst::ClockTime::from_nseconds(t.nseconds().saturating_add(extra.nseconds()))
+            };
+            q.set(live, add(min), max.map(add));
         }
         true
     }
@@ -844,7 +872,13 @@ impl BaseTransformImpl for AlsFlow {
                 } else {
                     max.saturating_add(held)
                 };
-                query.set_nth_allocation_pool(i as u32, pool.as_ref(), size, min + held, max);
+                query.set_nth_allocation_pool(
+                    i as u32,
+                    pool.as_ref(),
+                    size,
+                    min.saturating_add(held),
+                    max,
+                );
             }
         }
         Ok(())
@@ -860,7 +894,16 @@ impl BaseTransformImpl for AlsFlow {
         // What base transform's own submit_input_buffer does first: renegotiate when
         // downstream asked for it.
         if !self.obj().reconfigure() {
-            return Err(gst::FlowError::NotNegotiated);
+            let flushing = self
+                .obj()
+                .src_pad()
+                .pad_flags()
+                .contains(gst::PadFlags::FLUSHING);
+            return Err(if flushing {
+                gst::FlowError::Flushing
+            } else {
+                gst::FlowError::NotNegotiated
+            });
         }
         let settings = *self.settings.lock().unwrap();
         // Base transform marks the next buffer it outputs DISCONT; with frames held back that
@@ -872,7 +915,13 @@ impl BaseTransformImpl for AlsFlow {
             let mut state = self.state.lock().unwrap();
             let before = state.held_latency();
             if let Some(duration) = buffer.duration().filter(|d| !d.is_zero()) {
-                state.last_duration = Some(duration);
+                let duration = duration.min(gst::ClockTime::SECOND);
+                if state
+                    .longest_duration
+                    .is_none_or(|longest| duration > longest)
+                {
+                    state.longest_duration = Some(duration);
+                }
             }
             let changed = state.held_latency() != before;
             (self.queue_frame(&mut state, &settings, buffer), changed)
@@ -893,7 +942,9 @@ impl BaseTransformImpl for AlsFlow {
                 Ok(gst::FlowSuccess::Ok)
             }
             Err(FrameError { flow, message }) => {
-                if flow == gst::FlowError::NotNegotiated {
+                if flow == gst::FlowError::Flushing {
+                    // Stopping: nothing to report.
+                } else if flow == gst::FlowError::NotNegotiated {
                     gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{message}"));
                 } else {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("{message}"));
@@ -909,7 +960,11 @@ impl BaseTransformImpl for AlsFlow {
         use gst_base::subclass::base_transform::GenerateOutputSuccess;
         let pending = {
             let mut state = self.state.lock().unwrap();
-            if state.queue.len() <= state.held_frames() {
+            // A frame at the front with no flow to wait for (the first after a reset, such as
+            // a DISCONT one) leaves at once, in the chain call that brought it, so that base
+            // transform's DISCONT mark lands on it and not on a later frame.
+            let ready = state.queue.front().is_some_and(|p| p.flow.is_none());
+            if !ready && state.queue.len() <= state.held_frames() {
                 return Ok(GenerateOutputSuccess::NoOutput);
             }
             state.queue.pop_front()

@@ -2,7 +2,10 @@
 
 //! Face-aligned squares: a face's rotated ROI resampled to a fixed `size` x `size` gray
 //! image with OpenCV's bilinear `warpAffine`, so that flow measured in it is in fractions of
-//! the face whatever the face's size and roll in the picture.
+//! the face whatever the face's size and roll in the picture. A face larger than the square
+//! is warped to 2, 4 or 8 times the square (no more than one frame pixel per warped pixel)
+//! and brought down with OpenCV's Gaussian `pyrDown`, since bilinear sampling alone would
+//! alias its fine texture.
 
 use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
@@ -41,10 +44,16 @@ fn square_to_frame(roi: &Roi, size: usize) -> [[f64; 3]; 2] {
     ]
 }
 
+/// Most halvings after the warp: faces up to 8 times the square are sampled at no more than
+/// one frame pixel per warped pixel before they are smoothed down.
+const MAX_HALVINGS: u32 = 3;
+
 /// Reusable buffers for one warp.
 #[derive(Default)]
 pub struct SquareWarper {
     matrix: Mat,
+    large: Mat,
+    half: Mat,
 }
 
 impl SquareWarper {
@@ -68,22 +77,51 @@ impl SquareWarper {
                 ),
             ));
         }
-        let m = square_to_frame(roi, size);
+        let mut halvings = 0;
+        while halvings < MAX_HALVINGS && roi.size > (size << halvings) as f64 {
+            halvings += 1;
+        }
+        let warped_size = size << halvings;
+        let m = square_to_frame(roi, warped_size);
         self.matrix = Mat::from_slice_2d(&m)?;
         let src = Mat::new_rows_cols_with_data::<u8>(
             src.height() as i32,
             src.width() as i32,
             src.data(),
         )?;
-        imgproc::warp_affine(
-            &src,
-            out,
-            &self.matrix,
-            Size::new(size as i32, size as i32),
-            imgproc::INTER_LINEAR | imgproc::WARP_INVERSE_MAP,
-            core::BORDER_REPLICATE,
-            Scalar::all(0.0),
-        )
+        let warp = |dst: &mut Mat, matrix: &Mat| {
+            imgproc::warp_affine(
+                &src,
+                dst,
+                matrix,
+                Size::new(warped_size as i32, warped_size as i32),
+                imgproc::INTER_LINEAR | imgproc::WARP_INVERSE_MAP,
+                core::BORDER_REPLICATE,
+                Scalar::all(0.0),
+            )
+        };
+        if halvings == 0 {
+            return warp(out, &self.matrix);
+        }
+        warp(&mut self.large, &self.matrix)?;
+        for level in (0..halvings).rev() {
+            let side = (size << level) as i32;
+            let target = if level == 0 {
+                &mut *out
+            } else {
+                &mut self.half
+            };
+            imgproc::pyr_down(
+                &self.large,
+                target,
+                Size::new(side, side),
+                core::BORDER_REPLICATE,
+            )?;
+            if level > 0 {
+                std::mem::swap(&mut self.large, &mut self.half);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -159,10 +197,33 @@ mod tests {
             rotation: 0.0,
         };
         let out = warp(&src, roi, 20);
-        // Two frame pixels per square pixel.
-        assert_eq!(out[1] as i32 - out[0] as i32, 2);
-        assert_eq!(out[20] as i32 - out[0] as i32, 2);
-        assert_eq!(out[0], 61);
+        // Two frame pixels per square pixel; smoothing keeps a ramp a ramp away from the edge.
+        let at = |u: usize, v: usize| out[v * 20 + u] as i32;
+        assert_eq!(at(11, 10) - at(10, 10), 2);
+        assert_eq!(at(10, 11) - at(10, 10), 2);
+        // Square pixel (10, 10) covers frame pixels 50 and 51 of each axis: 50.5 + 50.5.
+        assert!((at(10, 10) - 101).abs() <= 1, "{}", at(10, 10));
+    }
+
+    #[test]
+    fn large_faces_are_smoothed_before_they_shrink() {
+        // Stripes one pixel wide, and a ROI whose samples fall on every fourth pixel centre:
+        // sampled alone they alias to flat black; smoothed first they average to mid grey.
+        let data = (0..256 * 256)
+            .map(|i| if (i % 256) % 2 == 0 { 0 } else { 200 })
+            .collect();
+        let src = GrayImage::from_vec(256, 256, data).unwrap();
+        let roi = Roi {
+            cx: 128.5,
+            cy: 128.5,
+            size: 256.0,
+            rotation: 0.0,
+        };
+        let out = warp(&src, roi, 64);
+        let (min, max) = out[64 * 8..64 * 56]
+            .iter()
+            .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(max - min < 20 && (80..120).contains(&min), "{min}..{max}");
     }
 
     #[test]

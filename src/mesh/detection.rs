@@ -57,7 +57,8 @@ pub fn decode(
     }
     for (i, anchor) in anchors.iter().enumerate().take(ANCHOR_COUNT) {
         let score = sigmoid(logits[i].clamp(-SCORE_CLIP, SCORE_CLIP));
-        if score < min_score {
+        // Written so that a NaN score (a NaN logit) is left out too.
+        if !(score >= min_score) {
             continue;
         }
         let r = &regressors[i * COORDS..(i + 1) * COORDS];
@@ -179,6 +180,14 @@ mod tests {
             height: size,
             keypoints: [[xmin, ymin]; KEYPOINTS],
         }
+    }
+
+    #[test]
+    fn nan_scores_are_no_detections() {
+        let anchors = vec![[0.5f32, 0.5]; ANCHOR_COUNT];
+        let regressors = vec![0.0; ANCHOR_COUNT * COORDS];
+        let logits = vec![f32::NAN; ANCHOR_COUNT];
+        assert!(decode(&regressors, &logits, &anchors, 0.0).is_empty());
     }
 
     #[test]

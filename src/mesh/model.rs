@@ -31,7 +31,11 @@ static ENVIRONMENT: Mutex<Option<(PathBuf, Environment)>> = Mutex::new(None);
 /// are taken from the current directory (ort itself would take them from the executable's
 /// folder).
 pub fn resolve_library(configured: Option<&Path>) -> PathBuf {
-    let from_env = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty());
+    choose_library(configured, std::env::var_os("ORT_DYLIB_PATH"))
+}
+
+fn choose_library(configured: Option<&Path>, from_env: Option<std::ffi::OsString>) -> PathBuf {
+    let from_env = from_env.filter(|p| !p.is_empty());
     let chosen = match (configured, from_env) {
         (Some(path), _) => path.to_path_buf(),
         (None, Some(path)) => PathBuf::from(path),
@@ -227,14 +231,14 @@ mod tests {
 
     #[test]
     fn the_property_wins_over_the_environment() {
-        // SAFETY: no other test of this binary reads ORT_DYLIB_PATH.
-        unsafe { std::env::set_var("ORT_DYLIB_PATH", "/from/env/libonnxruntime.so") };
-        let from_property = resolve_library(Some(Path::new("/from/property/lib.so")));
-        let from_env = resolve_library(None);
-        unsafe { std::env::remove_var("ORT_DYLIB_PATH") };
-        let default = resolve_library(None);
-        assert_eq!(from_property, PathBuf::from("/from/property/lib.so"));
-        assert_eq!(from_env, PathBuf::from("/from/env/libonnxruntime.so"));
+        let env = || Some("/from/env/libonnxruntime.so".into());
+        let property = Path::new("/from/property/lib.so");
+        assert_eq!(choose_library(Some(property), env()), property);
+        assert_eq!(
+            choose_library(None, env()),
+            PathBuf::from("/from/env/libonnxruntime.so")
+        );
+        let default = choose_library(None, Some("".into()));
         assert!(default.ends_with(Path::new(DEFAULT_ORT_LIBRARY).file_name().unwrap()));
     }
 }
