@@ -57,8 +57,8 @@ pub fn decode(
     }
     for (i, anchor) in anchors.iter().enumerate().take(ANCHOR_COUNT) {
         let score = sigmoid(logits[i].clamp(-SCORE_CLIP, SCORE_CLIP));
-        // Written so that a NaN score (a NaN logit) is left out too.
-        if !(score >= min_score) {
+        // A NaN score (a NaN logit) is left out too.
+        if score.is_nan() || score < min_score {
             continue;
         }
         let r = &regressors[i * COORDS..(i + 1) * COORDS];
