@@ -332,3 +332,30 @@ fn gst_launch_reports_a_reader_that_goes_away_instead_of_dying() {
     );
     assert!(stderr.contains("reader went away"), "{stderr}");
 }
+
+#[test]
+fn a_file_that_cannot_grow_is_cut_back_to_its_last_whole_line() {
+    common::build_plugin();
+    let plugin_dir = common::target_dir();
+    let dir = scratch_dir("export_file_limit");
+    // A 4 KiB file-size limit (the signal it raises ignored, so writes fail with EFBIG) stands
+    // in for a full disk on a regular file.
+    let script = "trap '' XFSZ; ulimit -f 4; gst-launch-1.0 -q videotestsrc num-buffers=1000 \
+                  ! video/x-raw,width=16,height=16 ! alsexport location=out.jsonl ! fakesink";
+    let output = std::process::Command::new("bash")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .env("GST_REGISTRY", plugin_dir.join("launch-registry.bin"))
+        .output()
+        .expect("bash runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the write failure is an error");
+    assert!(stderr.contains("out.jsonl"), "{stderr}");
+    let text = std::fs::read_to_string(dir.join("out.jsonl")).unwrap();
+    assert!(!text.is_empty() && text.len() <= 4096, "{} bytes", text.len());
+    assert!(text.ends_with('\n'), "no part of a line is left");
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every line is whole JSON");
+    }
+}
