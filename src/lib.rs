@@ -20,6 +20,7 @@ pub mod jsonl;
 pub mod mesh;
 pub mod meta;
 pub mod synthetic;
+mod video_formats;
 
 pub use alsflow::FlowRegion;
 

@@ -353,7 +353,11 @@ fn a_file_that_cannot_grow_is_cut_back_to_its_last_whole_line() {
     assert!(!output.status.success(), "the write failure is an error");
     assert!(stderr.contains("out.jsonl"), "{stderr}");
     let text = std::fs::read_to_string(dir.join("out.jsonl")).unwrap();
-    assert!(!text.is_empty() && text.len() <= 4096, "{} bytes", text.len());
+    assert!(
+        !text.is_empty() && text.len() <= 4096,
+        "{} bytes",
+        text.len()
+    );
     assert!(text.ends_with('\n'), "no part of a line is left");
     for line in text.lines() {
         serde_json::from_str::<serde_json::Value>(line).expect("every line is whole JSON");

@@ -75,33 +75,6 @@ fn run(pipeline: &gst::Element, limit: Duration) -> Option<Failure> {
     result
 }
 
-fn make_mp4(path: &Path, frames: usize, faststart: bool) {
-    let (w, h, clip) = face_clip(Scenario::Face);
-    let pipeline = gst::parse::launch(&format!(
-        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
-         framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! \
-         x264enc speed-preset=ultrafast key-int-max=10 ! mp4mux faststart={faststart} ! \
-         filesink location={}",
-        path.display()
-    ))
-    .unwrap();
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("src"))
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    for (i, frame) in clip.iter().cycle().take(frames).enumerate() {
-        let mut b = gst::Buffer::from_slice(frame.clone());
-        b.get_mut()
-            .unwrap()
-            .set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, 30));
-        src.push_buffer(b).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    assert!(run(&pipeline, Duration::from_secs(60)).is_none());
-}
-
 #[test]
 fn bad_files_are_clear_errors_and_leave_valid_json_lines() {
     init();
@@ -122,7 +95,7 @@ fn bad_files_are_clear_errors_and_leave_valid_json_lines() {
     let mut cases = vec![(empty, false), (random, false)];
     for faststart in [true, false] {
         let whole = dir.join(format!("whole-{faststart}.mp4"));
-        make_mp4(&whole, 30, faststart);
+        common::face_mp4(&whole, 30, faststart);
         let bytes = std::fs::read(&whole).unwrap();
         let half = dir.join(format!("half-{faststart}.mp4"));
         std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
@@ -162,11 +135,7 @@ fn push_samples(elements: &str, frames: &[(gst::Caps, gst::Buffer)]) -> Option<F
         "appsrc name=src format=time ! {elements} ! fakesink"
     ))
     .unwrap();
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("src"))
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .unwrap();
+    let src = common::appsrc(&pipeline);
     for (i, (caps, buffer)) in frames.iter().enumerate() {
         let mut buffer = buffer.clone();
         buffer
@@ -267,7 +236,7 @@ fn flushing_seeks_while_playing_and_eos_right_after_start() {
     init();
     let dir = scratch_dir("robust_seeks");
     let clip = dir.join("clip.mp4");
-    make_mp4(&clip, 60, true);
+    common::face_mp4(&clip, 60, true);
     let out = dir.join("seeks.jsonl");
     let pipeline = gst::parse::launch(&format!(
         "filesrc location={} ! decodebin ! {} ! fakesink sync=false",
@@ -302,11 +271,7 @@ fn flushing_seeks_while_playing_and_eos_right_after_start() {
         face_chain(&out)
     ))
     .unwrap();
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("src"))
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .unwrap();
+    let src = common::appsrc(&pipeline);
     src.end_of_stream().unwrap();
     assert!(run(&pipeline, Duration::from_secs(30)).is_none());
     assert_eq!(valid_json_lines(&out), 0);

@@ -122,33 +122,6 @@ impl Drop for ClipServer {
     }
 }
 
-/// The synthetic face clip, `frames` long, as H.264 in MP4.
-fn face_mp4(path: &std::path::Path, frames: usize) {
-    let (w, h, clip) = common::face_clip(gstals::synthetic::Scenario::Face);
-    let pipeline = gst::parse::launch(&format!(
-        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
-         framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! \
-         x264enc speed-preset=ultrafast key-int-max=30 ! mp4mux ! filesink location={}",
-        path.display()
-    ))
-    .expect("parses");
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("src"))
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .expect("appsrc");
-    pipeline.set_state(gst::State::Playing).expect("plays");
-    for (i, frame) in clip.iter().cycle().take(frames).enumerate() {
-        let mut b = gst::Buffer::from_slice(frame.clone());
-        b.get_mut()
-            .expect("writable")
-            .set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, 30));
-        src.push_buffer(b).expect("push");
-    }
-    src.end_of_stream().expect("eos");
-    common::run_to_eos(&pipeline);
-}
-
 /// The face ids and timestamps of the lines `pipelines/rtsp-to-jsonl.sh`'s chain (with
 /// `region`) writes for the clip served over RTSP.
 fn rtsp_faces(port: i32, region: &str, out: &std::path::Path) -> Vec<(Option<u64>, u64)> {
@@ -182,7 +155,7 @@ fn rtsp_face_stream_keeps_its_frames_and_one_face_id() {
     let dir = scratch_dir("rtsp_faces");
     let clip = dir.join("face.mp4");
     let frames = 150;
-    face_mp4(&clip, frames);
+    common::face_mp4(&clip, frames, false);
     let server = ClipServer::start(&clip);
 
     // The face chain keeps up: (almost) every frame, one id.

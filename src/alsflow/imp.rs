@@ -21,6 +21,7 @@ use crate::mesh::Roi;
 use crate::meta::{
     FaceMeta, FlowMeta, FlowStats, NormRotatedRect, REGION_FACE, REGION_FRAME, RegionFlow,
 };
+use crate::video_formats::{RGB_FORMATS, rgb_layout};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -85,17 +86,12 @@ fn luma_source(info: &gst_video::VideoInfo) -> Option<LumaSource> {
     Some(match info.format() {
         Gray8 => LumaSource::FirstPlane(LumaRange::Full),
         I420 | Yv12 | Nv12 | Nv21 | Y42b | Y444 => LumaSource::FirstPlane(yuv_range),
-        Rgb => LumaSource::Rgb(RgbLayout::RGB),
-        Bgr => LumaSource::Rgb(RgbLayout::BGR),
-        Rgbx | Rgba => LumaSource::Rgb(RgbLayout::RGBX),
-        Bgrx | Bgra => LumaSource::Rgb(RgbLayout::BGRX),
-        Xrgb | Argb => LumaSource::Rgb(RgbLayout::XRGB),
-        Xbgr | Abgr => LumaSource::Rgb(RgbLayout::XBGR),
-        _ => return None,
+        other => LumaSource::Rgb(rgb_layout(other)?),
     })
 }
 
-const FORMATS: &[VideoFormat] = &[
+/// Gray and the planar / semi-planar YUV formats, whose first plane is luma.
+const LUMA_FORMATS: &[VideoFormat] = &[
     VideoFormat::Gray8,
     VideoFormat::I420,
     VideoFormat::Yv12,
@@ -103,16 +99,6 @@ const FORMATS: &[VideoFormat] = &[
     VideoFormat::Nv21,
     VideoFormat::Y42b,
     VideoFormat::Y444,
-    VideoFormat::Rgb,
-    VideoFormat::Bgr,
-    VideoFormat::Rgbx,
-    VideoFormat::Bgrx,
-    VideoFormat::Xrgb,
-    VideoFormat::Xbgr,
-    VideoFormat::Rgba,
-    VideoFormat::Bgra,
-    VideoFormat::Argb,
-    VideoFormat::Abgr,
 ];
 
 /// A buffer waiting for the flow that ends at its frame.
@@ -741,7 +727,12 @@ impl ElementImpl for AlsFlow {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             crate::filter_pad_templates(
                 &gst_video::VideoCapsBuilder::new()
-                    .format_list(FORMATS.iter().copied())
+                    .format_list(
+                        LUMA_FORMATS
+                            .iter()
+                            .copied()
+                            .chain(RGB_FORMATS.iter().map(|(f, _)| *f)),
+                    )
                     .build(),
             )
         });

@@ -7,7 +7,6 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::VideoFormat;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use once_cell::sync::Lazy;
@@ -18,6 +17,7 @@ use crate::mesh::{
     TrackerSettings, resolve_library,
 };
 use crate::meta::{Face, FaceMeta, NormRect, NormRotatedRect};
+use crate::video_formats::{RGB_FORMATS, rgb_layout};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -26,19 +26,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
         Some("ALS face mesh"),
     )
 });
-
-const FORMATS: &[(VideoFormat, RgbLayout)] = &[
-    (VideoFormat::Rgb, RgbLayout::RGB),
-    (VideoFormat::Bgr, RgbLayout::BGR),
-    (VideoFormat::Rgbx, RgbLayout::RGBX),
-    (VideoFormat::Bgrx, RgbLayout::BGRX),
-    (VideoFormat::Xrgb, RgbLayout::XRGB),
-    (VideoFormat::Xbgr, RgbLayout::XBGR),
-    (VideoFormat::Rgba, RgbLayout::RGBX),
-    (VideoFormat::Bgra, RgbLayout::BGRX),
-    (VideoFormat::Argb, RgbLayout::XRGB),
-    (VideoFormat::Abgr, RgbLayout::XBGR),
-];
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -293,7 +280,7 @@ impl ElementImpl for AlsMesh {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             crate::filter_pad_templates(
                 &gst_video::VideoCapsBuilder::new()
-                    .format_list(FORMATS.iter().map(|(f, _)| *f))
+                    .format_list(RGB_FORMATS.iter().map(|(f, _)| *f))
                     .build(),
             )
         });
@@ -488,13 +475,9 @@ impl VideoFilterImpl for AlsMesh {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        let layout = FORMATS
-            .iter()
-            .find(|(f, _)| *f == in_info.format())
-            .map(|(_, layout)| *layout)
-            .ok_or_else(|| {
-                gst::loggable_error!(CAT, "Unsupported format {:?}", in_info.format())
-            })?;
+        let layout = rgb_layout(in_info.format()).ok_or_else(|| {
+            gst::loggable_error!(CAT, "Unsupported format {:?}", in_info.format())
+        })?;
         // A new frame rate alone does not move the picture; a new size or format restarts.
         let moved = self.state.lock().unwrap().as_ref().is_none_or(|state| {
             state.info.as_ref().is_none_or(|old| {

@@ -39,7 +39,8 @@ impl Detection {
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
+/// The logistic function that turns the networks' logits into scores.
+pub(super) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 

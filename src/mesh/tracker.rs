@@ -6,7 +6,7 @@
 
 use super::anchors::ssd_anchors;
 use super::crop::{Border, Cropper, RgbFrame};
-use super::detection::{Letterbox, decode, weighted_nms};
+use super::detection::{Letterbox, decode, sigmoid, weighted_nms};
 use super::roi::Roi;
 use crate::flow::roi_is_usable;
 
@@ -75,10 +75,6 @@ impl Default for FaceTracker {
             next_id: 1,
         }
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// Landmarks a face can have: finite, and within ten frame sizes of the frame (a face may

@@ -216,6 +216,40 @@ pub fn appsink(pipeline: &gst::Element) -> gst_app::AppSink {
         .expect("pipeline has an appsink named out")
 }
 
+/// The appsrc named `src` of `pipeline`.
+pub fn appsrc(pipeline: &gst::Element) -> gst_app::AppSrc {
+    pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("src"))
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("pipeline has an appsrc named src")
+}
+
+/// Encodes `frames` frames of the synthetic face clip (repeated as needed) as H.264 (I420)
+/// in MP4, with the index first when `faststart`.
+pub fn face_mp4(path: &Path, frames: usize, faststart: bool) {
+    let (w, h, clip) = face_clip(gstals::synthetic::Scenario::Face);
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
+         framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! \
+         x264enc speed-preset=ultrafast key-int-max=15 ! mp4mux faststart={faststart} ! \
+         filesink location={}",
+        path.display()
+    ))
+    .expect("encoder parses");
+    let src = appsrc(&pipeline);
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    for (i, frame) in clip.iter().cycle().take(frames).enumerate() {
+        let mut b = gst::Buffer::from_slice(frame.clone());
+        b.get_mut()
+            .expect("writable")
+            .set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, 30));
+        src.push_buffer(b).expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    run_to_eos(&pipeline);
+}
+
 /// Project files the face tests need, made by the setup scripts.
 pub fn asset(relative: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
