@@ -187,9 +187,10 @@ impl State {
         self.pool.as_ref().map_or(0, |pool| pool.threads() - 1)
     }
 
-    /// The time the held frames add: from the caps' frame rate, else the last buffer
-    /// duration, else a 100 ms frame (10 fps), which live pipelines asking before any caps
-    /// get; a Latency message corrects it once caps or buffers say better.
+    /// The time the held frames add: from the caps' frame rate, else the longest buffer
+    /// duration seen (at most a second), else a 100 ms frame (10 fps), which live pipelines
+    /// asking before any caps get; a Latency message corrects it once caps or buffers say
+    /// better.
     fn held_latency(&self) -> gst::ClockTime {
         let from_caps = self.info.as_ref().and_then(|info| {
             let fps = info.fps();
@@ -200,9 +201,8 @@ impl State {
             })
         });
         let frame = from_caps
-            .or(self.longest_duration)
-            .unwrap_or(gst::ClockTime::from_mseconds(100))
-            .min(gst::ClockTime::SECOND);
+            .or(self.longest_duration.map(|d| d.min(gst::ClockTime::SECOND)))
+            .unwrap_or(gst::ClockTime::from_mseconds(100));
         gst::ClockTime::from_nseconds(frame.nseconds().saturating_mul(self.held_frames() as u64))
     }
 }
@@ -781,6 +781,7 @@ impl BaseTransformImpl for AlsFlow {
                 let mut state = self.state.lock().unwrap();
                 state.queue.clear();
                 state.reset("flush");
+                state.longest_duration = None;
             }
             // Tags may overtake held frames; every other serialized event keeps its place.
             gst::EventView::Tag(_) => {}
@@ -788,8 +789,12 @@ impl BaseTransformImpl for AlsFlow {
                 if let Err(err) = self.drain() {
                     gst::debug!(CAT, imp = self, "Held-back buffers not pushed: {err:?}");
                 }
-                // A new stream may lack face metas again: warn about it again.
-                self.state.lock().unwrap().warned_no_face_meta = false;
+                // A new stream: no pair with the last frame of the old one, its own buffer
+                // durations, and a warning again if it lacks face metas.
+                let mut state = self.state.lock().unwrap();
+                state.reset("start");
+                state.longest_duration = None;
+                state.warned_no_face_meta = false;
             }
             view if event.is_serialized() => {
                 if let Err(err) = self.drain() {

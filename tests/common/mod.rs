@@ -68,9 +68,13 @@ pub fn run_to_eos(pipeline: &gst::Element) {
         .set_state(gst::State::Playing)
         .expect("pipeline starts");
     let bus = pipeline.bus().expect("pipeline bus");
+    let mut ended = false;
     for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
         match msg.view() {
-            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Eos(_) => {
+                ended = true;
+                break;
+            }
             gst::MessageView::Error(err) => {
                 let _ = pipeline.set_state(gst::State::Null);
                 panic!("pipeline error: {} ({:?})", err.error(), err.debug());
@@ -81,6 +85,7 @@ pub fn run_to_eos(pipeline: &gst::Element) {
     pipeline
         .set_state(gst::State::Null)
         .expect("pipeline stops");
+    assert!(ended, "no EOS within 120 s");
 }
 
 /// Runs `pipeline` to EOS, panicking on an error, and returns every message it posted.
