@@ -7,7 +7,8 @@
 //! The algorithms live in plain modules that carry no GStreamer types: [`flow`] (gray
 //! conversion, face-aligned squares, Farneback flow, pooling), [`mesh`] (MediaPipe Face Mesh:
 //! detection, tracking, crops, the ONNX Runtime sessions), [`jsonl`] (the JSON Lines records)
-//! and [`synthetic`] (the test clips). The elements `alsflow`, `alsmesh` and `alsexport` wrap
+//! [`features`] (one frame's metas as the classifier's inputs) and [`synthetic`] (the test
+//! clips). The elements `alsflow`, `alsmesh` and `alsexport` wrap
 //! them, and [`meta`] is the typed API to the metadata the elements attach to buffers.
 
 use gst::glib;
@@ -15,6 +16,7 @@ use gst::glib;
 mod alsexport;
 mod alsflow;
 mod alsmesh;
+pub mod features;
 pub mod flow;
 pub mod jsonl;
 pub mod mesh;

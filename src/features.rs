@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The classifier's inputs: one frame's face and flow metas turned into the two branch
+//! vectors of the paper's network, per face. The element that classifies and the trainer
+//! that makes its models both call [`extract`], so the features they see cannot drift apart.
+//! No GStreamer types: the metas come in as the plain structs of [`crate::meta`].
+
+use crate::flow::{FarnebackParams, face_square};
+use crate::mesh::Roi;
+use crate::meta::{Face, FaceMeta, FlowMeta, LANDMARKS_PER_FACE, REGION_FACE, REGION_FRAME};
+
+/// How the landmark branch sees the 468 points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LandmarkMode {
+    /// In the face's own axes: turned back by its roll (MediaPipe's ROI angle, the line
+    /// through the outer eye corners), centred on the landmarks' box in those axes and divided
+    /// by the side of the ROI square around it (1.5 times the box's longer side), so that
+    /// position, size and head roll do not dominate.
+    Roi,
+    /// Fractions of the frame, as MediaPipe returns them (the paper).
+    Frame,
+}
+
+/// Where the flow branch's magnitudes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowMode {
+    /// That face's grid of `alsflow region=face`.
+    Face,
+    /// The whole frame's full-resolution magnitudes (`alsflow region=frame grid-width=0
+    /// grid-height=0`), as the paper did.
+    Frame,
+}
+
+/// What a model was trained on: checked against every frame it classifies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureSpec {
+    pub landmark_mode: LandmarkMode,
+    pub flow_mode: FlowMode,
+    /// The flow grid: `FlowMode::Face`'s cells, or the frame size for `FlowMode::Frame`.
+    pub grid_width: u32,
+    pub grid_height: u32,
+    pub landmarks: usize,
+    /// The `alsflow` settings the training flow was computed with.
+    pub farneback: FarnebackParams,
+    /// `alsflow region-size` of the training flow (`FlowMode::Face`).
+    pub region_size: u32,
+    /// Frame rate of the training videos: magnitudes are pixels per frame.
+    pub fps: f64,
+}
+
+impl FeatureSpec {
+    /// Values in the landmark branch: x and y of every point.
+    pub fn landmark_len(&self) -> usize {
+        self.landmarks * 2
+    }
+
+    /// Values in the flow branch: one per grid cell.
+    pub fn flow_len(&self) -> usize {
+        self.grid_width as usize * self.grid_height as usize
+    }
+}
+
+/// The frame's flow or faces do not match what the model was trained on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecMismatch(pub String);
+
+impl std::fmt::Display for SpecMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecMismatch {}
+
+/// Why one face of a frame gives no features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotClassified {
+    /// The flow meta has no valid flow for this face (start, new face, gap...).
+    NoFlow,
+    /// The landmarks give no usable square, or are not finite.
+    BadLandmarks,
+    /// A flow value is not finite.
+    BadFlow,
+}
+
+impl NotClassified {
+    pub fn reason(self) -> &'static str {
+        match self {
+            NotClassified::NoFlow => "no-flow",
+            NotClassified::BadLandmarks => "bad-landmarks",
+            NotClassified::BadFlow => "bad-flow",
+        }
+    }
+}
+
+/// The two branch inputs of one face.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceFeatures {
+    pub face_id: u32,
+    /// [`FeatureSpec::landmark_len`] values: x0, y0, x1, y1, ...
+    pub landmarks: Vec<f32>,
+    /// [`FeatureSpec::flow_len`] values, row-major, scaled to the model's frame rate.
+    pub flow: Vec<f32>,
+}
+
+/// One frame, as the metas describe it.
+pub struct Frame<'a> {
+    pub faces: &'a FaceMeta,
+    pub flow: &'a FlowMeta,
+    pub width: u32,
+    pub height: u32,
+    /// The stream's frame rate, when known.
+    pub fps: Option<f64>,
+}
+
+/// The features of every face of `frame`, in the face meta's order: an error when the frame
+/// cannot match `spec` at all (wrong flow region or grid: one message naming both sides),
+/// else per face the features or why there are none.
+#[allow(clippy::type_complexity)]
+pub fn extract(
+    spec: &FeatureSpec,
+    frame: &Frame<'_>,
+) -> Result<Vec<(u32, Result<FaceFeatures, NotClassified>)>, SpecMismatch> {
+    check_flow(spec, frame)?;
+    // Flow is pixels per frame: at a stream frame rate other than the model's, the same
+    // motion moves further (lower rate) or less (higher) between frames.
+    let rate_scale = match frame.fps {
+        Some(fps) if fps > 0.0 && spec.fps > 0.0 => (fps / spec.fps) as f32,
+        _ => 1.0,
+    };
+    Ok(frame
+        .faces
+        .faces
+        .iter()
+        .map(|face| (face.id, face_features(spec, frame, face, rate_scale)))
+        .collect())
+}
+
+fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch> {
+    let flow = frame.flow;
+    let (want_region, want_grid) = match spec.flow_mode {
+        FlowMode::Face => (REGION_FACE, (spec.grid_width, spec.grid_height)),
+        FlowMode::Frame => (REGION_FRAME, (frame.width, frame.height)),
+    };
+    if flow.region_kind != want_region {
+        return Err(SpecMismatch(format!(
+            "the model wants alsflow region={want_region}, the stream has region={}",
+            flow.region_kind
+        )));
+    }
+    if spec.flow_mode == FlowMode::Frame
+        && (frame.width, frame.height) != (spec.grid_width, spec.grid_height)
+    {
+        return Err(SpecMismatch(format!(
+            "the model was trained on {}x{} frames, the stream is {}x{}",
+            spec.grid_width, spec.grid_height, frame.width, frame.height
+        )));
+    }
+    if (flow.grid_width, flow.grid_height) != want_grid {
+        return Err(SpecMismatch(format!(
+            "the model wants a {}x{} flow grid, the stream's alsflow gives {}x{}",
+            want_grid.0, want_grid.1, flow.grid_width, flow.grid_height
+        )));
+    }
+    if spec.flow_mode == FlowMode::Face && flow.region_size != spec.region_size {
+        return Err(SpecMismatch(format!(
+            "the model wants alsflow region-size={}, the stream has {}",
+            spec.region_size, flow.region_size
+        )));
+    }
+    if spec.landmarks != LANDMARKS_PER_FACE {
+        return Err(SpecMismatch(format!(
+            "the model wants {} landmarks per face, alsmesh gives {LANDMARKS_PER_FACE}",
+            spec.landmarks
+        )));
+    }
+    Ok(())
+}
+
+fn face_features(
+    spec: &FeatureSpec,
+    frame: &Frame<'_>,
+    face: &Face,
+    rate_scale: f32,
+) -> Result<FaceFeatures, NotClassified> {
+    let region = match spec.flow_mode {
+        FlowMode::Face => frame.flow.face(face.id),
+        FlowMode::Frame => frame.flow.regions.first(),
+    };
+    let grid = region
+        .filter(|r| r.is_valid())
+        .map(|r| &r.grid)
+        .ok_or(NotClassified::NoFlow)?;
+    if grid.len() != spec.flow_len() {
+        return Err(NotClassified::NoFlow);
+    }
+    if !grid.iter().all(|v| v.is_finite()) {
+        return Err(NotClassified::BadFlow);
+    }
+    let landmarks = landmark_features(spec.landmark_mode, face, frame.width, frame.height)?;
+    Ok(FaceFeatures {
+        face_id: face.id,
+        landmarks,
+        flow: grid.iter().map(|v| v * rate_scale).collect(),
+    })
+}
+
+fn landmark_features(
+    mode: LandmarkMode,
+    face: &Face,
+    width: u32,
+    height: u32,
+) -> Result<Vec<f32>, NotClassified> {
+    if face.landmarks.len() != LANDMARKS_PER_FACE
+        || !face
+            .landmarks
+            .iter()
+            .all(|p| p[0].is_finite() && p[1].is_finite())
+    {
+        return Err(NotClassified::BadLandmarks);
+    }
+    let out = match mode {
+        LandmarkMode::Frame => face.landmarks.iter().flat_map(|p| [p[0], p[1]]).collect(),
+        LandmarkMode::Roi => {
+            let (w, h) = (width as f64, height as f64);
+            let r = face.roi;
+            let fallback = Roi {
+                cx: r.cx as f64 * w,
+                cy: r.cy as f64 * h,
+                size: r.width as f64 * w,
+                rotation: r.rotation as f64,
+            };
+            let square = face_square(&face.landmarks, fallback, width as usize, height as usize)
+                .ok_or(NotClassified::BadLandmarks)?;
+            // Turned back by the roll, the box of the points is the face's own, whatever the
+            // roll in the picture (MediaPipe's square uses the picture's axes instead).
+            let (sin, cos) = square.rotation.sin_cos();
+            let upright: Vec<(f64, f64)> = face
+                .landmarks
+                .iter()
+                .map(|p| {
+                    let (x, y) = (p[0] as f64 * w, p[1] as f64 * h);
+                    (cos * x + sin * y, -sin * x + cos * y)
+                })
+                .collect();
+            let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+            for &(x, y) in &upright {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+            let side = 1.5 * (x1 - x0).max(y1 - y0);
+            if !(side.is_finite() && side > 0.0) {
+                return Err(NotClassified::BadLandmarks);
+            }
+            let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+            upright
+                .iter()
+                .flat_map(|&(x, y)| [((x - cx) / side) as f32, ((y - cy) / side) as f32])
+                .collect()
+        }
+    };
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{NormRotatedRect, RegionFlow};
+
+    fn spec() -> FeatureSpec {
+        FeatureSpec {
+            landmark_mode: LandmarkMode::Roi,
+            flow_mode: FlowMode::Face,
+            grid_width: 2,
+            grid_height: 2,
+            landmarks: LANDMARKS_PER_FACE,
+            farneback: FarnebackParams::default(),
+            region_size: 128,
+            fps: 30.0,
+        }
+    }
+
+    /// A face whose landmarks lie on a `side`-pixel box centred at (cx, cy) of a 400x200
+    /// frame, turned by `roll` radians (clockwise on screen), eye corners level in its frame.
+    fn face(id: u32, cx: f64, cy: f64, side: f64, roll: f64) -> Face {
+        let (w, h) = (400.0, 200.0);
+        let (sin, cos) = roll.sin_cos();
+        let point = |u: f64, v: f64| {
+            let (x, y) = (u * side, v * side);
+            [
+                ((cx + cos * x - sin * y) / w) as f32,
+                ((cy + sin * x + cos * y) / h) as f32,
+                0.0,
+            ]
+        };
+        let mut landmarks = vec![point(0.0, 0.0); LANDMARKS_PER_FACE];
+        landmarks[0] = point(-0.5, -0.5);
+        landmarks[1] = point(0.5, 0.5);
+        landmarks[2] = point(0.25, 0.1);
+        landmarks[33] = point(-0.3, -0.2);
+        landmarks[263] = point(0.3, -0.2);
+        Face {
+            id,
+            roi: NormRotatedRect::default(),
+            landmarks,
+            ..Default::default()
+        }
+    }
+
+    fn flow_for(ids: &[u32], grid: Vec<f32>) -> FlowMeta {
+        FlowMeta {
+            region_kind: REGION_FACE.into(),
+            region_size: 128,
+            grid_width: 2,
+            grid_height: 2,
+            regions: ids
+                .iter()
+                .map(|&id| RegionFlow {
+                    face_id: id,
+                    stats: Some(Default::default()),
+                    grid: grid.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            reset_reason: None,
+        }
+    }
+
+    fn run(
+        faces: Vec<Face>,
+        flow: &FlowMeta,
+        fps: Option<f64>,
+    ) -> Vec<(u32, Result<FaceFeatures, NotClassified>)> {
+        let faces = FaceMeta { faces, fresh: true };
+        extract(
+            &spec(),
+            &Frame {
+                faces: &faces,
+                flow,
+                width: 400,
+                height: 200,
+                fps,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn roi_landmarks_ignore_position_size_and_roll() {
+        let flow = flow_for(&[1, 2], vec![1.0, 2.0, 3.0, 4.0]);
+        let out = run(
+            vec![
+                face(1, 100.0, 80.0, 60.0, 0.0),
+                face(2, 300.0, 120.0, 150.0, 0.4),
+            ],
+            &flow,
+            None,
+        );
+        let a = out[0].1.as_ref().unwrap();
+        let b = out[1].1.as_ref().unwrap();
+        assert_eq!(a.landmarks.len(), 936);
+        for (x, y) in a.landmarks.iter().zip(&b.landmarks) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+        // The box's corner sits at -0.5 of the box, which is 1/1.5 of the square's side.
+        assert!(
+            (a.landmarks[0] + 0.5 / 1.5).abs() < 1e-4,
+            "{}",
+            a.landmarks[0]
+        );
+        assert_eq!(a.flow, vec![1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn frame_landmarks_are_the_metas_fractions() {
+        let flow = flow_for(&[7], vec![0.0; 4]);
+        let faces = FaceMeta {
+            faces: vec![face(7, 100.0, 80.0, 60.0, 0.0)],
+            fresh: true,
+        };
+        let spec = FeatureSpec {
+            landmark_mode: LandmarkMode::Frame,
+            ..spec()
+        };
+        let frame = Frame {
+            faces: &faces,
+            flow: &flow,
+            width: 400,
+            height: 200,
+            fps: None,
+        };
+        let out = extract(&spec, &frame).unwrap();
+        let f = out[0].1.as_ref().unwrap();
+        assert_eq!(f.landmarks[0], faces.faces[0].landmarks[0][0]);
+        assert_eq!(f.landmarks[1], faces.faces[0].landmarks[0][1]);
+    }
+
+    #[test]
+    fn flow_is_scaled_to_the_model_frame_rate() {
+        let flow = flow_for(&[1], vec![1.0, 2.0, 3.0, 6.0]);
+        // The same motion at 25 fps moves 30/25 as far per frame as at 30 fps.
+        let at_25 = run(vec![face(1, 100.0, 80.0, 60.0, 0.0)], &flow, Some(25.0));
+        let f = at_25[0].1.as_ref().unwrap();
+        let expected: Vec<f32> = [1.0f32, 2.0, 3.0, 6.0]
+            .iter()
+            .map(|v| v * 25.0 / 30.0)
+            .collect();
+        assert_eq!(f.flow, expected);
+    }
+
+    #[test]
+    fn faces_without_flow_or_with_broken_values_say_why() {
+        let mut flow = flow_for(&[1, 2, 3], vec![1.0, 0.5, 0.0, 0.0]);
+        flow.regions[0].stats = None;
+        flow.regions[0].grid.clear();
+        flow.regions[1].grid[1] = f32::NAN;
+        let mut nan = face(3, 100.0, 80.0, 60.0, 0.0);
+        nan.landmarks[5][0] = f32::NAN;
+        let out = run(
+            vec![
+                face(1, 100.0, 80.0, 60.0, 0.0),
+                face(2, 300.0, 80.0, 60.0, 0.0),
+                nan,
+            ],
+            &flow,
+            None,
+        );
+        assert_eq!(out[0].1, Err(NotClassified::NoFlow));
+        assert_eq!(out[1].1, Err(NotClassified::BadFlow));
+        assert_eq!(out[2].1, Err(NotClassified::BadLandmarks));
+        let missing = run(vec![face(9, 100.0, 80.0, 60.0, 0.0)], &flow, None);
+        assert_eq!(
+            missing[0].1,
+            Err(NotClassified::NoFlow),
+            "face 9 has no flow region"
+        );
+    }
+
+    #[test]
+    fn a_mismatched_stream_is_one_error_naming_both_sides() {
+        let faces = FaceMeta {
+            faces: vec![face(1, 100.0, 80.0, 60.0, 0.0)],
+            fresh: true,
+        };
+        let check = |flow: &FlowMeta| {
+            let frame = Frame {
+                faces: &faces,
+                flow,
+                width: 400,
+                height: 200,
+                fps: None,
+            };
+            extract(&spec(), &frame).unwrap_err().to_string()
+        };
+        let mut flow = flow_for(&[1], vec![0.0; 4]);
+        flow.region_kind = REGION_FRAME.into();
+        assert!(check(&flow).contains("region=face") && check(&flow).contains("region=frame"));
+        let mut flow = flow_for(&[1], vec![0.0; 4]);
+        flow.grid_width = 4;
+        let text = check(&flow);
+        assert!(text.contains("2x2") && text.contains("4x2"), "{text}");
+        let mut flow = flow_for(&[1], vec![0.0; 4]);
+        flow.region_size = 64;
+        let text = check(&flow);
+        assert!(text.contains("128") && text.contains("64"), "{text}");
+    }
+}
