@@ -58,6 +58,84 @@ impl FeatureSpec {
     pub fn flow_len(&self) -> usize {
         self.grid_width as usize * self.grid_height as usize
     }
+
+    /// The spec as `gst-als.feature.*` key-value pairs, for a model file's metadata.
+    pub fn to_props(&self) -> Vec<(String, String)> {
+        let p = &self.farneback;
+        [
+            (
+                "landmark-mode",
+                mode_name(self.landmark_mode == LandmarkMode::Roi, "roi", "frame"),
+            ),
+            (
+                "flow-mode",
+                mode_name(self.flow_mode == FlowMode::Face, "face", "frame"),
+            ),
+            ("grid-width", self.grid_width.to_string()),
+            ("grid-height", self.grid_height.to_string()),
+            ("landmarks", self.landmarks.to_string()),
+            ("region-size", self.region_size.to_string()),
+            ("fps", self.fps.to_string()),
+            ("pyr-scale", p.pyr_scale.to_string()),
+            ("levels", p.levels.to_string()),
+            ("winsize", p.winsize.to_string()),
+            ("iterations", p.iterations.to_string()),
+            ("poly-n", p.poly_n.to_string()),
+            ("poly-sigma", p.poly_sigma.to_string()),
+            ("gaussian-window", p.gaussian_window.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("{PROP_PREFIX}{k}"), v))
+        .collect()
+    }
+
+    /// Reads the spec back from a model's metadata; an error names the missing or bad key.
+    pub fn from_props(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        fn parse<T: std::str::FromStr>(
+            get: &impl Fn(&str) -> Option<String>,
+            key: &str,
+        ) -> Result<T, String> {
+            let full = format!("{PROP_PREFIX}{key}");
+            let text = get(&full).ok_or_else(|| format!("model metadata lacks {full}"))?;
+            text.parse()
+                .map_err(|_| format!("model metadata {full}={text} is not valid"))
+        }
+        let landmark_mode = match parse::<String>(&get, "landmark-mode")?.as_str() {
+            "roi" => LandmarkMode::Roi,
+            "frame" => LandmarkMode::Frame,
+            other => return Err(format!("unknown landmark mode {other}")),
+        };
+        let flow_mode = match parse::<String>(&get, "flow-mode")?.as_str() {
+            "face" => FlowMode::Face,
+            "frame" => FlowMode::Frame,
+            other => return Err(format!("unknown flow mode {other}")),
+        };
+        Ok(Self {
+            landmark_mode,
+            flow_mode,
+            grid_width: parse(&get, "grid-width")?,
+            grid_height: parse(&get, "grid-height")?,
+            landmarks: parse(&get, "landmarks")?,
+            region_size: parse(&get, "region-size")?,
+            fps: parse(&get, "fps")?,
+            farneback: FarnebackParams {
+                pyr_scale: parse(&get, "pyr-scale")?,
+                levels: parse(&get, "levels")?,
+                winsize: parse(&get, "winsize")?,
+                iterations: parse(&get, "iterations")?,
+                poly_n: parse(&get, "poly-n")?,
+                poly_sigma: parse(&get, "poly-sigma")?,
+                gaussian_window: parse(&get, "gaussian-window")?,
+            },
+        })
+    }
+}
+
+/// Prefix of the spec's keys in a model's metadata.
+pub const PROP_PREFIX: &str = "gst-als.feature.";
+
+fn mode_name(first: bool, a: &str, b: &str) -> String {
+    if first { a } else { b }.to_string()
 }
 
 /// The frame's flow or faces do not match what the model was trained on.
@@ -433,6 +511,26 @@ mod tests {
             Err(NotClassified::NoFlow),
             "face 9 has no flow region"
         );
+    }
+
+    #[test]
+    fn the_spec_round_trips_through_model_metadata() {
+        let spec = FeatureSpec {
+            flow_mode: FlowMode::Frame,
+            fps: 29.97,
+            ..spec()
+        };
+        let props: std::collections::HashMap<String, String> =
+            spec.to_props().into_iter().collect();
+        let back = FeatureSpec::from_props(|k| props.get(k).cloned()).unwrap();
+        assert_eq!(back, spec);
+        let err = FeatureSpec::from_props(|k| {
+            (!k.ends_with("winsize"))
+                .then(|| props.get(k).cloned())
+                .flatten()
+        })
+        .unwrap_err();
+        assert!(err.contains("gst-als.feature.winsize"), "{err}");
     }
 
     #[test]
