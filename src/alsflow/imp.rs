@@ -362,22 +362,15 @@ impl AlsFlow {
                     }
                 }
                 let image = self.next_image(state, &buffer, &info)?;
-                if let Some(prev) = state.prev.take() {
-                    if !pairs.is_empty() {
-                        let target = FlowTarget::Faces {
-                            size: region_size,
-                            faces: pairs,
-                        };
-                        let pending = self.submit(
-                            state,
-                            prev.clone(),
-                            image.clone(),
-                            target,
-                            settings,
-                            grid,
-                        )?;
-                        flow = Some((pending, slots));
-                    }
+                if !pairs.is_empty() {
+                    let target = FlowTarget::Faces {
+                        size: region_size,
+                        faces: pairs,
+                    };
+                    flow = self
+                        .pair_with_prev(state, &image, target, settings, grid)?
+                        .map(|pending| (pending, slots));
+                } else if let Some(prev) = state.prev.take() {
                     state.recycle(prev);
                 }
                 state.prev = Some(image);
@@ -392,20 +385,9 @@ impl AlsFlow {
             }
             None => {
                 let image = self.next_image(state, &buffer, &info)?;
-                match state.prev.take() {
-                    Some(prev) => {
-                        let target = FlowTarget::Rect(PixelRect::full(width, height));
-                        let pending = self.submit(
-                            state,
-                            prev.clone(),
-                            image.clone(),
-                            target,
-                            settings,
-                            grid,
-                        )?;
-                        flow = Some((pending, vec![0]));
-                        state.recycle(prev);
-                    }
+                let target = FlowTarget::Rect(PixelRect::full(width, height));
+                match self.pair_with_prev(state, &image, target, settings, grid)? {
+                    Some(pending) => flow = Some((pending, vec![0])),
                     None => {
                         meta.regions[0].reset_reason =
                             Some(state.reset_reason.unwrap_or("start").into());
@@ -438,28 +420,36 @@ impl AlsFlow {
         Ok(image)
     }
 
-    fn submit(
+    /// Submits the flow from the previous frame to `next` over `target`, and hands the
+    /// previous image back for reuse; `None` when there is no previous frame to pair with.
+    fn pair_with_prev(
         &self,
-        state: &State,
-        prev: Arc<GrayImage>,
-        next: Arc<GrayImage>,
+        state: &mut State,
+        next: &Arc<GrayImage>,
         target: FlowTarget,
         settings: &Settings,
         (grid_width, grid_height): (usize, usize),
-    ) -> Result<PendingFlow, FrameError> {
+    ) -> Result<Option<PendingFlow>, FrameError> {
+        let Some(prev) = state.prev.take() else {
+            return Ok(None);
+        };
         // No pool: the element is stopping.
-        let pool = state.pool.as_ref().ok_or(FrameError {
-            flow: gst::FlowError::Flushing,
-            message: String::new(),
-        })?;
-        Ok(pool.submit(FlowRequest {
-            prev,
-            next,
+        let Some(pool) = state.pool.as_ref() else {
+            return Err(FrameError {
+                flow: gst::FlowError::Flushing,
+                message: String::new(),
+            });
+        };
+        let pending = pool.submit(FlowRequest {
+            prev: prev.clone(),
+            next: next.clone(),
             target,
             params: settings.params,
             grid_width,
             grid_height,
-        }))
+        });
+        state.recycle(prev);
+        Ok(Some(pending))
     }
 
     /// Waits for the flow of `pending` and attaches its meta.
