@@ -5,9 +5,11 @@
 
 use std::fmt::Write;
 
-use crate::meta::{FaceMeta, FlowMeta, NormRect, REGION_FRAME, RegionFlow};
+use crate::meta::{
+    ClassMeta, ClassSummary, FaceMeta, FlowMeta, NormRect, REGION_FRAME, RegionFlow,
+};
 
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// Everything known about one frame.
 #[derive(Debug, Default)]
@@ -18,6 +20,7 @@ pub struct FrameRecord<'a> {
     pub height: u32,
     pub flow: Option<&'a FlowMeta>,
     pub faces: Option<&'a FaceMeta>,
+    pub classification: Option<&'a ClassMeta>,
 }
 
 /// What goes into a line besides the always-present fields.
@@ -236,7 +239,101 @@ pub fn write_line(out: &mut String, record: &FrameRecord<'_>, options: LineOptio
         faces(out, meta, record.flow, w, h, options);
         let _ = write!(out, ",\"faces_fresh\":{}", meta.fresh);
     }
+    if let Some(c) = record.classification {
+        out.push_str(",\"classification\":");
+        classification(out, c);
+    }
     out.push_str("}\n");
+}
+
+fn strings(out: &mut String, values: &[String]) {
+    out.push('[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        string(out, v);
+    }
+    out.push(']');
+}
+
+fn model_fields(out: &mut String, model: &str, synthetic: bool, labels: &[String]) {
+    out.push_str("\"model\":");
+    string(out, model);
+    let _ = write!(out, ",\"synthetic\":{synthetic},\"labels\":");
+    strings(out, labels);
+}
+
+fn classification(out: &mut String, c: &ClassMeta) {
+    out.push('{');
+    model_fields(out, &c.model, c.synthetic, &c.labels);
+    let _ = write!(out, ",\"classified\":{}", c.classified());
+    if let Some(reason) = &c.reason {
+        out.push_str(",\"reason\":");
+        string(out, reason);
+    }
+    out.push_str(",\"faces\":[");
+    for (i, f) in c.faces.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"id\":{},\"classified\":{}",
+            f.face_id,
+            f.classified()
+        );
+        match &f.reason {
+            Some(reason) => {
+                out.push_str(",\"reason\":");
+                string(out, reason);
+            }
+            None => {
+                out.push_str(",\"probabilities\":");
+                numbers(out, f.probabilities.iter().map(|&v| v as f64));
+            }
+        }
+        if let Some(label) = &f.label {
+            out.push_str(",\"smoothed\":");
+            numbers(out, f.smoothed.iter().map(|&v| v as f64));
+            out.push_str(",\"label\":");
+            string(out, label);
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+}
+
+/// Appends the stream's classification summary as one line, newline included: an object
+/// with `"summary"` where frame lines have `"frame"`.
+pub fn write_summary_line(out: &mut String, summary: &ClassSummary) {
+    let _ = write!(out, "{{\"schema\":{SCHEMA},\"summary\":{{");
+    model_fields(out, &summary.model, summary.synthetic, &summary.labels);
+    out.push_str(",\"flow_scale\":");
+    number(out, summary.flow_scale);
+    let _ = write!(out, ",\"frames\":{},\"faces\":[", summary.frames);
+    for (i, f) in summary.faces.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"id\":{},\"frames_seen\":{},\"frames_classified\":{},\"mean\":",
+            f.face_id, f.frames_seen, f.frames_classified
+        );
+        numbers(out, f.mean.iter().map(|&v| v as f64));
+        out.push_str(",\"smoothed\":");
+        numbers(out, f.smoothed.iter().map(|&v| v as f64));
+        out.push_str(",\"label_shares\":");
+        numbers(out, f.label_shares.iter().map(|&v| v as f64));
+        out.push_str(",\"label\":");
+        match &f.label {
+            Some(l) => string(out, l),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+    }
+    out.push_str("]}}\n");
 }
 
 #[cfg(test)]

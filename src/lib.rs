@@ -7,15 +7,18 @@
 //! The algorithms live in plain modules that carry no GStreamer types: [`flow`] (gray
 //! conversion, face-aligned squares, Farneback flow, pooling), [`mesh`] (MediaPipe Face Mesh:
 //! detection, tracking, crops, the ONNX Runtime sessions), [`jsonl`] (the JSON Lines records)
-//! [`features`] (one frame's metas as the classifier's inputs) and [`synthetic`] (the test
-//! clips). The elements `alsflow`, `alsmesh` and `alsexport` wrap
+//! [`features`] (one frame's metas as the classifier's inputs), [`classify`] (the classifier's
+//! model and per-face smoothing) and [`synthetic`] (the test clips and labelled synthetic
+//! subjects). The elements `alsflow`, `alsmesh`, `alsclassify` and `alsexport` wrap
 //! them, and [`meta`] is the typed API to the metadata the elements attach to buffers.
 
 use gst::glib;
 
+mod alsclassify;
 mod alsexport;
 mod alsflow;
 mod alsmesh;
+pub mod classify;
 pub mod features;
 pub mod flow;
 pub mod jsonl;
@@ -45,6 +48,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     alsflow::register(plugin)?;
     alsmesh::register(plugin)?;
     alsexport::register(plugin)?;
+    alsclassify::register(plugin)?;
 
     Ok(())
 }

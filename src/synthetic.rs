@@ -4,6 +4,8 @@
 //! public-domain `astronaut.png`) moved, turned and scaled over time by OpenCV `warpAffine`.
 //! The motion is synthetic; nothing here stands for a patient.
 
+pub mod subjects;
+
 use std::f64::consts::TAU;
 
 use opencv::core::{self, Mat, Point2f, Scalar, Size};
@@ -11,12 +13,12 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 /// The photo's face centre, in its 512x512 pixels.
-const FACE_CENTRE: (f64, f64) = (225.0, 125.0);
-const BACKGROUND: f64 = 96.0;
+pub(crate) const FACE_CENTRE: (f64, f64) = (225.0, 125.0);
+pub(crate) const BACKGROUND: f64 = 96.0;
 /// Where the jaw of `Talking` moves, in the photo's pixels: below the lower lip (MediaPipe
 /// landmarks 14 and 152 lie at about (223, 149) and (222, 176)).
-const JAW_CENTRE: (f64, f64) = (223.0, 162.0);
-const JAW_SIGMA: (f64, f64) = (26.0, 16.0);
+pub(crate) const JAW_CENTRE: (f64, f64) = (223.0, 162.0);
+pub(crate) const JAW_SIGMA: (f64, f64) = (26.0, 16.0);
 /// Peak jaw opening in photo pixels and its rate, as a "pa-pa-pa" at 2 per second.
 const JAW_OPENING: f64 = 8.0;
 const JAW_HZ: f64 = 2.0;
@@ -203,7 +205,7 @@ pub fn render(photo: &Photo, scenario: Scenario, frame: usize) -> opencv::Result
     Ok(dst.data_bytes()?.to_vec())
 }
 
-fn bytes_as_pixels(rgb: &[u8]) -> &[core::Vec3b] {
+pub(crate) fn bytes_as_pixels(rgb: &[u8]) -> &[core::Vec3b] {
     // SAFETY: Vec3b is three packed bytes, so the slice reinterprets exactly.
     unsafe { std::slice::from_raw_parts(rgb.as_ptr().cast::<core::Vec3b>(), rgb.len() / 3) }
 }

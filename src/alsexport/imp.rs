@@ -10,8 +10,8 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
-use crate::jsonl::{FrameRecord, LineOptions, write_line};
-use crate::meta::{FaceMeta, FlowMeta};
+use crate::jsonl::{FrameRecord, LineOptions, write_line, write_summary_line};
+use crate::meta::{ClassMeta, ClassSummary, FaceMeta, FlowMeta, SUMMARY};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -300,6 +300,28 @@ impl BaseTransformImpl for AlsExport {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::CustomDownstream(custom) = event.view()
+            && let Some(s) = custom.structure().filter(|s| s.name() == SUMMARY)
+        {
+            match ClassSummary::from_structure(s) {
+                Ok(summary) => {
+                    let written = match self.state.lock().unwrap().as_mut() {
+                        Some(state) => {
+                            state.line.clear();
+                            write_summary_line(&mut state.line, &summary);
+                            true
+                        }
+                        None => false,
+                    };
+                    if written {
+                        let _ = self.write_current_line();
+                    }
+                }
+                Err(err) => {
+                    gst::warning!(CAT, imp = self, "Leaving out a malformed summary: {err}")
+                }
+            }
+        }
         if let gst::EventView::Eos(_) = event.view() {
             // Errors are posted after the state lock is released.
             let failed = self.state.lock().unwrap().as_mut().and_then(|state| {
@@ -330,6 +352,7 @@ impl BaseTransformImpl for AlsExport {
         };
         let flow = self.read_meta(FlowMeta::read(buffer));
         let faces = self.read_meta(FaceMeta::read(buffer));
+        let classification = self.read_meta(ClassMeta::read(buffer));
 
         let mut guard = self.state.lock().unwrap();
         let Some(state) = guard.as_mut() else {
@@ -342,10 +365,23 @@ impl BaseTransformImpl for AlsExport {
             height: state.height,
             flow: flow.as_ref(),
             faces: faces.as_ref(),
+            classification: classification.as_ref(),
         };
         state.line.clear();
         write_line(&mut state.line, &record, options);
         state.frame += 1;
+        drop(guard);
+        self.write_current_line()
+    }
+}
+
+impl AlsExport {
+    /// Writes the state's `line`; a failure is posted as an error.
+    fn write_current_line(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut guard = self.state.lock().unwrap();
+        let Some(state) = guard.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
         let State {
             output,
             line,
@@ -372,9 +408,7 @@ impl BaseTransformImpl for AlsExport {
         }
         Ok(gst::FlowSuccess::Ok)
     }
-}
 
-impl AlsExport {
     /// A malformed meta is reported and left out of the line rather than stopping the stream.
     fn read_meta<T>(&self, meta: Option<Result<T, crate::meta::MetaError>>) -> Option<T> {
         match meta? {

@@ -7,7 +7,7 @@
 mod anchors;
 mod crop;
 mod detection;
-mod model;
+pub(crate) mod model;
 mod roi;
 mod tracker;
 

@@ -44,7 +44,7 @@ fn choose_library(configured: Option<&Path>, from_env: Option<std::ffi::OsString
     std::path::absolute(&chosen).unwrap_or(chosen)
 }
 
-fn environment(library: &Path) -> Result<Environment, String> {
+pub(crate) fn environment(library: &Path) -> Result<Environment, String> {
     let mut env = ENVIRONMENT
         .lock()
         .map_err(|_| "ONNX Runtime state poisoned".to_string())?;
@@ -132,7 +132,11 @@ pub struct OrtFaceModels {
     landmark_outputs: [usize; 2],
 }
 
-fn open_session(env: &Environment, path: &Path, threads: usize) -> Result<Session, String> {
+pub(crate) fn open_session(
+    env: &Environment,
+    path: &Path,
+    threads: usize,
+) -> Result<Session, String> {
     if !path.is_file() {
         return Err(format!("model {} not found: {FIX_HINT}", path.display()));
     }

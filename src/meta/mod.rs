@@ -12,6 +12,11 @@
 
 use gst::glib;
 
+mod class;
+pub use class::{
+    CLASS_META, CLASSIFICATION_MESSAGE, ClassMeta, ClassSummary, FaceClass, FaceTotals, SUMMARY,
+};
+
 /// Name of the optical-flow meta written by `alsflow`.
 pub const FLOW_META: &str = "GstAlsFlowMeta";
 /// Name of the face meta written by `alsmesh`.
@@ -28,7 +33,7 @@ const TAGS: &[&str] = &["video", "orientation", "size"];
 /// that read the metas through this crate without loading the plugin call it after
 /// `gst::init()`.
 pub fn register() {
-    for name in [FLOW_META, FACE_META] {
+    for name in [FLOW_META, FACE_META, CLASS_META] {
         if gst::meta::CustomMeta::is_registered(name) {
             continue;
         }

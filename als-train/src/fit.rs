@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! `als-train fit` and `eval`: subject-grouped cross-validation of PCA + the dual-branch
+//! network, the paper's tables at frame and subject level, and the final model (trained on
+//! all data) as ONNX.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::metrics::{Table, table};
+use crate::model::{Batch, EpochLog, Preprocess, TrainConfig, Trained, train};
+use crate::pca::{self, Keep};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Protocol {
+    /// k folds of whole subjects, stratified by label.
+    GroupedKFold(usize),
+    LeaveOneSubjectOut,
+    /// The paper's random frame split into k folds: one person's frames on both sides.
+    RandomFrames(usize),
+}
+
+impl Protocol {
+    fn describe(self) -> String {
+        match self {
+            Protocol::GroupedKFold(k) => {
+                format!("subject-grouped {k}-fold cross-validation, stratified by label")
+            }
+            Protocol::LeaveOneSubjectOut => "leave-one-subject-out cross-validation".into(),
+            Protocol::RandomFrames(k) => format!(
+                "random frame split, {k} folds (lets one person's frames into both training and test: optimistic)"
+            ),
+        }
+    }
+}
+
+pub struct FitOptions {
+    pub dir: PathBuf,
+    pub out: PathBuf,
+    pub report: Option<PathBuf>,
+    pub keep: Keep,
+    pub pca_sample: usize,
+    pub train: TrainConfig,
+    pub protocol: Protocol,
+    pub classes: Option<Vec<String>>,
+    pub synthetic: bool,
+    pub shuffle_labels: bool,
+    pub name: Option<String>,
+}
+
+/// Every row of the dataset, with where it came from.
+struct Rows {
+    landmarks: Vec<f32>,
+    /// (video, row within the video's file)
+    origin: Vec<(usize, usize)>,
+    label: Vec<u32>,
+    subject: Vec<usize>,
+    subjects: Vec<String>,
+    subject_label: Vec<u32>,
+}
+
+fn load_rows(ds: &Dataset, labels: &[String], shuffle: Option<u64>) -> Result<Rows, String> {
+    let mut subjects: Vec<String> = Vec::new();
+    let mut subject_label: Vec<u32> = Vec::new();
+    for v in &ds.videos {
+        if !subjects.contains(&v.subject) {
+            subjects.push(v.subject.clone());
+            let l = labels
+                .iter()
+                .position(|l| *l == v.label)
+                .ok_or_else(|| format!("label {} not among {labels:?}", v.label))?;
+            subject_label.push(l as u32);
+        }
+    }
+    if let Some(seed) = shuffle {
+        // Labels move between whole subjects: the class balance stays, any real link goes.
+        subject_label.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5_4AF_F1E));
+    }
+    let l = ds.spec.landmark_len();
+    let mut rows = Rows {
+        landmarks: Vec::new(),
+        origin: Vec::new(),
+        label: Vec::new(),
+        subject: Vec::new(),
+        subjects,
+        subject_label,
+    };
+    for (vi, v) in ds.videos.iter().enumerate() {
+        let f = ds.read(vi)?;
+        let s = rows
+            .subjects
+            .iter()
+            .position(|s| *s == v.subject)
+            .unwrap_or(0);
+        for r in 0..f.frame.len() {
+            rows.landmarks
+                .extend_from_slice(&f.landmarks[r * l..(r + 1) * l]);
+            rows.origin.push((vi, r));
+            rows.label.push(rows.subject_label[s]);
+            rows.subject.push(s);
+        }
+    }
+    Ok(rows)
+}
+
+/// Fits standardisation and PCA on `train` rows and returns both branches' standardised inputs
+/// for `wanted` row sets. Flow is read video by video and projected as it streams, so only a
+/// sample of raw flow rows (`pca_sample`) is ever in memory.
+fn prepare(
+    ds: &Dataset,
+    rows: &Rows,
+    train: &[usize],
+    wanted: &[&[usize]],
+    opts: &FitOptions,
+    seed: u64,
+) -> Result<(Preprocess, Vec<Batch>), String> {
+    let (l, f) = (ds.spec.landmark_len(), ds.spec.flow_len());
+    let mut rng = StdRng::seed_from_u64(seed);
+    let keep_share = opts.pca_sample as f64 / train.len().max(1) as f64;
+    let mut by_video: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &r in train {
+        by_video
+            .entry(rows.origin[r].0)
+            .or_default()
+            .push(rows.origin[r].1);
+    }
+    let mut sample = Vec::new();
+    for (&video, video_rows) in &by_video {
+        let feats = ds.read(video)?;
+        for &r in video_rows {
+            if keep_share >= 1.0 || rng.random::<f64>() < keep_share {
+                sample.extend_from_slice(&feats.flow[r * f..(r + 1) * f]);
+            }
+        }
+    }
+    let pca = pca::fit(&sample, f, opts.keep)?;
+    drop(sample);
+    let train_landmarks: Vec<f32> = train
+        .iter()
+        .flat_map(|&r| rows.landmarks[r * l..(r + 1) * l].iter().copied())
+        .collect();
+    let pre = Preprocess::fit(&train_landmarks, l, &pca);
+    let dev = &Device::Cpu;
+    let err = |e: candle_core::Error| e.to_string();
+    let mut batches = Vec::new();
+    for set in wanted {
+        let mut lm = Vec::with_capacity(set.len() * l);
+        let mut projected = Vec::with_capacity(set.len() * pre.components);
+        let mut by_video: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+        for (pos, &r) in set.iter().enumerate() {
+            by_video
+                .entry(rows.origin[r].0)
+                .or_default()
+                .push((pos, rows.origin[r].1));
+        }
+        let mut order = vec![0usize; set.len()];
+        let mut next = 0;
+        for (&video, items) in &by_video {
+            let feats = ds.read(video)?;
+            let raw: Vec<f32> = items
+                .iter()
+                .flat_map(|&(_, r)| feats.flow[r * f..(r + 1) * f].iter().copied())
+                .collect();
+            let n = items.len();
+            let lms: Vec<f32> = items
+                .iter()
+                .flat_map(|&(_, r)| feats.landmarks[r * l..(r + 1) * l].iter().copied())
+                .collect();
+            let (zl, zf) = pre.apply(
+                &Tensor::from_vec(lms, (n, l), dev).map_err(err)?,
+                &Tensor::from_vec(raw, (n, f), dev).map_err(err)?,
+            )?;
+            lm.extend(
+                zl.flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(err)?,
+            );
+            projected.extend(
+                zf.flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(err)?,
+            );
+            for &(pos, _) in items {
+                order[next] = pos;
+                next += 1;
+            }
+        }
+        // Rows came out grouped by video: put them back in the set's order.
+        let mut inverse = vec![0usize; set.len()];
+        for (i, &pos) in order.iter().enumerate() {
+            inverse[pos] = i;
+        }
+        let k = pre.components;
+        let lm_sorted: Vec<f32> = inverse
+            .iter()
+            .flat_map(|&i| lm[i * l..(i + 1) * l].iter().copied())
+            .collect();
+        let fl_sorted: Vec<f32> = inverse
+            .iter()
+            .flat_map(|&i| projected[i * k..(i + 1) * k].iter().copied())
+            .collect();
+        batches.push(Batch {
+            landmarks: Tensor::from_vec(lm_sorted, (set.len(), l), dev).map_err(err)?,
+            flow: Tensor::from_vec(fl_sorted, (set.len(), k), dev).map_err(err)?,
+            labels: set.iter().map(|&r| rows.label[r]).collect(),
+        });
+    }
+    Ok((pre, batches))
+}
+
+fn folds(rows: &Rows, protocol: Protocol, seed: u64) -> Result<Vec<Vec<usize>>, String> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xF01D);
+    let n_subjects = rows.subjects.len();
+    let fold_of_subject: Vec<usize> = match protocol {
+        Protocol::RandomFrames(k) => {
+            let mut fold: Vec<usize> = (0..rows.label.len()).map(|i| i % k.max(2)).collect();
+            fold.shuffle(&mut rng);
+            let mut out = vec![Vec::new(); k.max(2)];
+            for (r, f) in fold.into_iter().enumerate() {
+                out[f].push(r);
+            }
+            return Ok(out);
+        }
+        Protocol::LeaveOneSubjectOut => (0..n_subjects).collect(),
+        Protocol::GroupedKFold(k) => {
+            let k = k.clamp(2, n_subjects);
+            let mut fold = vec![0; n_subjects];
+            let mut next = 0;
+            let classes = rows
+                .subject_label
+                .iter()
+                .max()
+                .map_or(0, |m| *m as usize + 1);
+            for class in 0..classes {
+                let mut members: Vec<usize> = (0..n_subjects)
+                    .filter(|&s| rows.subject_label[s] as usize == class)
+                    .collect();
+                members.shuffle(&mut rng);
+                for s in members {
+                    fold[s] = next % k;
+                    next += 1;
+                }
+            }
+            fold
+        }
+    };
+    let k = fold_of_subject.iter().max().map_or(0, |m| m + 1);
+    let mut out = vec![Vec::new(); k];
+    for (r, &s) in rows.subject.iter().enumerate() {
+        out[fold_of_subject[s]].push(r);
+    }
+    Ok(out.into_iter().filter(|f| !f.is_empty()).collect())
+}
+
+#[derive(Serialize)]
+pub struct Evaluation {
+    pub protocol: String,
+    pub frames: Table,
+    pub subjects: Table,
+    pub shuffled_labels: bool,
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Frame and subject tables from per-row probabilities.
+fn evaluate(
+    labels: &[String],
+    rows: &Rows,
+    probabilities: &[Option<Vec<f32>>],
+    protocol: &str,
+    shuffled: bool,
+) -> Evaluation {
+    let (mut truth, mut predicted) = (Vec::new(), Vec::new());
+    let mut per_subject: BTreeMap<usize, (Vec<f64>, usize)> = BTreeMap::new();
+    for (r, p) in probabilities.iter().enumerate() {
+        let Some(p) = p else { continue };
+        truth.push(rows.label[r] as usize);
+        predicted.push(argmax(p));
+        let entry = per_subject
+            .entry(rows.subject[r])
+            .or_insert_with(|| (vec![0.0; p.len()], 0));
+        for (s, &v) in entry.0.iter_mut().zip(p) {
+            *s += v as f64;
+        }
+        entry.1 += 1;
+    }
+    let frames = table(labels, &truth, &predicted);
+    let (mut st, mut sp) = (Vec::new(), Vec::new());
+    for (s, (sum, n)) in per_subject {
+        let mean: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
+        st.push(rows.subject_label[s] as usize);
+        sp.push(argmax(&mean));
+    }
+    Evaluation {
+        protocol: protocol.into(),
+        frames,
+        subjects: table(labels, &st, &sp),
+        shuffled_labels: shuffled,
+    }
+}
+
+fn class_labels(ds: &Dataset, wanted: &Option<Vec<String>>) -> Result<Vec<String>, String> {
+    let mut labels: Vec<String> = Vec::new();
+    for v in &ds.videos {
+        if !labels.contains(&v.label) {
+            labels.push(v.label.clone());
+        }
+    }
+    if let Some(wanted) = wanted {
+        if let Some(missing) = labels.iter().find(|l| !wanted.contains(l)) {
+            return Err(format!(
+                "label {missing} is in the data but not in --classes {wanted:?}"
+            ));
+        }
+        labels = wanted.clone();
+    }
+    if labels.len() < 2 {
+        return Err(format!(
+            "the data has one class only ({labels:?}): a classifier needs two or more"
+        ));
+    }
+    Ok(labels)
+}
+
+pub fn fit(opts: &FitOptions) -> Result<Evaluation, String> {
+    let ds = Dataset::open(&opts.dir)?;
+    let labels = class_labels(&ds, &opts.classes)?;
+    let rows = load_rows(&ds, &labels, opts.shuffle_labels.then_some(opts.train.seed))?;
+    if rows.subjects.len() < 2 {
+        return Err(format!(
+            "the data has one subject only ({}): subject-grouped evaluation needs two or more",
+            rows.subjects[0]
+        ));
+    }
+    if let Protocol::RandomFrames(_) = opts.protocol {
+        eprintln!(
+            "WARNING: random frame split: one person's frames are in both training and test, so these figures overstate how the model does on new people."
+        );
+    }
+    let protocol = opts.protocol.describe();
+    eprintln!(
+        "fit: {} frames of {} subjects in {} videos; {protocol}",
+        rows.label.len(),
+        rows.subjects.len(),
+        ds.videos.len()
+    );
+    let folds = folds(&rows, opts.protocol, opts.train.seed)?;
+    let mut probabilities: Vec<Option<Vec<f32>>> = vec![None; rows.label.len()];
+    let mut logs: Vec<(usize, Vec<EpochLog>)> = Vec::new();
+    for (k, test) in folds.iter().enumerate() {
+        let train_rows: Vec<usize> = folds
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != k)
+            .flat_map(|(_, f)| f.iter().copied())
+            .collect();
+        let (pre, batches) = prepare(
+            &ds,
+            &rows,
+            &train_rows,
+            &[&train_rows, test],
+            opts,
+            opts.train.seed + k as u64,
+        )?;
+        let (net, log) = train(&batches[0], Some(&batches[1]), labels.len(), &opts.train)?;
+        let trained = Trained {
+            preprocess: pre,
+            net,
+            labels: labels.clone(),
+        };
+        let p = trained.predict_standardised(&batches[1].landmarks, &batches[1].flow)?;
+        for (&r, p) in test.iter().zip(p) {
+            probabilities[r] = Some(p);
+        }
+        if let Some(last) = log.last() {
+            eprintln!(
+                "fold {}/{}: validation accuracy {:.3}",
+                k + 1,
+                folds.len(),
+                last.validation_accuracy.unwrap_or(0.0)
+            );
+        }
+        logs.push((k, log));
+    }
+    let evaluation = evaluate(
+        &labels,
+        &rows,
+        &probabilities,
+        &protocol,
+        opts.shuffle_labels,
+    );
+    println!("Frame level ({protocol}):\n{}", evaluation.frames.to_text());
+    println!(
+        "Subject level (mean probability per subject):\n{}",
+        evaluation.subjects.to_text()
+    );
+
+    // The final model learns from everything.
+    let all: Vec<usize> = (0..rows.label.len()).collect();
+    let (pre, batches) = prepare(&ds, &rows, &all, &[&all], opts, opts.train.seed)?;
+    let (net, _) = train(&batches[0], None, labels.len(), &opts.train)?;
+    let trained = Trained {
+        preprocess: pre,
+        net,
+        labels: labels.clone(),
+    };
+    let metadata = model_metadata(opts, &ds, &rows, &labels, &trained, &evaluation)?;
+    let bytes = crate::onnx_export::to_onnx(&trained, &metadata)?;
+    write_file(&opts.out, &bytes)?;
+    eprintln!(
+        "fit: wrote {} ({} PCA components, {:.1}% of the flow variance)",
+        opts.out.display(),
+        trained.preprocess.components,
+        100.0 * trained.preprocess.variance_explained
+    );
+    if let Some(dir) = &opts.report {
+        crate::report::write(dir, &evaluation, &logs)?;
+    }
+    Ok(evaluation)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("could not create {}: {e}", parent.display()))?;
+    }
+    let partial = path.with_extension("part");
+    std::fs::write(&partial, bytes)
+        .and_then(|_| std::fs::rename(&partial, path))
+        .map_err(|e| format!("could not write {}: {e}", path.display()))
+}
+
+fn model_metadata(
+    opts: &FitOptions,
+    ds: &Dataset,
+    rows: &Rows,
+    labels: &[String],
+    trained: &Trained,
+    evaluation: &Evaluation,
+) -> Result<Vec<(String, String)>, String> {
+    use gstals::classify::{LABELS_KEY, NAME_KEY, SYNTHETIC_KEY};
+    let mut name = opts.name.clone().unwrap_or_else(|| {
+        opts.out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    if opts.synthetic && !name.contains("synthetic") {
+        name = format!("synthetic-{name}");
+    }
+    let mut per_class: HashMap<&str, usize> = HashMap::new();
+    for &l in &rows.label {
+        *per_class.entry(labels[l as usize].as_str()).or_default() += 1;
+    }
+    let frames_per_class: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{l}={}", per_class.get(l.as_str()).unwrap_or(&0)))
+        .collect();
+    let mut m: Vec<(String, String)> = crate::data::spec_metadata(&ds.spec).into_iter().collect();
+    m.sort();
+    let mut put = |k: &str, v: String| m.push((k.to_string(), v));
+    put(LABELS_KEY, labels.join(","));
+    put(SYNTHETIC_KEY, opts.synthetic.to_string());
+    put(NAME_KEY, name);
+    put(
+        "gst-als.clinical-use",
+        if opts.synthetic {
+            "none: trained on synthetic data, not for diagnosis".into()
+        } else {
+            "not validated".into()
+        },
+    );
+    put(
+        "gst-als.pca.components",
+        trained.preprocess.components.to_string(),
+    );
+    put(
+        "gst-als.pca.variance-explained",
+        format!("{:.4}", trained.preprocess.variance_explained),
+    );
+    put("gst-als.training.videos", ds.videos.len().to_string());
+    put("gst-als.training.subjects", rows.subjects.len().to_string());
+    put(
+        "gst-als.training.frames-per-class",
+        frames_per_class.join(","),
+    );
+    put(
+        "gst-als.evaluation",
+        serde_json::to_string(evaluation).map_err(|e| e.to_string())?,
+    );
+    put("gst-als.protocol", evaluation.protocol.clone());
+    put("gst-als.shuffled-labels", opts.shuffle_labels.to_string());
+    put("gst-als.seed", opts.train.seed.to_string());
+    put(
+        "gst-als.training",
+        format!(
+            "adam lr={} batch={} epochs={} dropout={}",
+            opts.train.learning_rate, opts.train.batch_size, opts.train.epochs, opts.train.dropout
+        ),
+    );
+    put(
+        "gst-als.trainer-version",
+        concat!("als-train ", env!("CARGO_PKG_VERSION")).into(),
+    );
+    Ok(m)
+}
+
+/// `als-train eval`: the same tables for a model file on other features, run through ONNX
+/// Runtime as `alsclassify` runs it.
+pub fn eval(model: &Path, dir: &Path) -> Result<Evaluation, String> {
+    use gstals::classify::ClassModel;
+    use gstals::features::FaceFeatures;
+    let ds = Dataset::open(dir)?;
+    let library = gstals::mesh::resolve_library(None);
+    let mut m = ClassModel::load(&library, model, 1)?;
+    if m.info.spec != ds.spec {
+        return Err(format!(
+            "{} was trained on other features than {} holds ({:?} vs {:?})",
+            model.display(),
+            dir.display(),
+            m.info.spec,
+            ds.spec
+        ));
+    }
+    let labels = m.info.labels.clone();
+    let rows = load_rows(&ds, &labels, None)?;
+    let (l, f) = (ds.spec.landmark_len(), ds.spec.flow_len());
+    let mut probabilities = Vec::with_capacity(rows.label.len());
+    for vi in 0..ds.videos.len() {
+        let feats = ds.read(vi)?;
+        for r in 0..feats.frame.len() {
+            let face = FaceFeatures {
+                face_id: 0,
+                landmarks: feats.landmarks[r * l..(r + 1) * l].to_vec(),
+                flow: feats.flow[r * f..(r + 1) * f].to_vec(),
+            };
+            probabilities.push(m.run(&[&face])?.into_iter().next());
+        }
+    }
+    let evaluation = evaluate(
+        &labels,
+        &rows,
+        &probabilities,
+        "held-out evaluation of a trained model",
+        false,
+    );
+    println!("Frame level:\n{}", evaluation.frames.to_text());
+    println!(
+        "Subject level (mean probability per subject):\n{}",
+        evaluation.subjects.to_text()
+    );
+    Ok(evaluation)
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! `als-train synth`: labelled synthetic subjects as H.264 MP4 clips and a manifest, so the
+//! whole chain (extract, fit, eval, alsclassify) can be shown without patient videos.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use gstals::synthetic::Photo;
+use gstals::synthetic::subjects::{self, FPS, HEIGHT, Task, WIDTH};
+
+pub struct SynthOptions {
+    pub out: PathBuf,
+    pub photo: PathBuf,
+    pub subjects: usize,
+    pub seed: u64,
+    pub frames: usize,
+    pub tasks: Vec<Task>,
+}
+
+/// Encodes `frames` RGB frames to `path` (H.264 in MP4).
+fn encode(
+    path: &Path,
+    frames: impl Iterator<Item = Result<Vec<u8>, String>>,
+) -> Result<(), String> {
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time ! videoconvert ! video/x-raw,format=I420 ! \
+         x264enc speed-preset=fast ! mp4mux ! filesink location=\"{}\"",
+        path.display()
+    ))
+    .map_err(|e| format!("could not build the encoder: {e}"))?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| "not a pipeline".to_string())?;
+    let src = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    let caps =
+        gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, WIDTH as u32, HEIGHT as u32)
+            .fps(gst::Fraction::new(FPS as i32, 1))
+            .build()
+            .map_err(|e| e.to_string())?
+            .to_caps()
+            .map_err(|e| e.to_string())?;
+    src.set_caps(Some(&caps));
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| format!("could not start the encoder: {e}"))?;
+    let duration = gst::ClockTime::SECOND / FPS as u64;
+    for (i, frame) in frames.enumerate() {
+        let mut buffer = gst::Buffer::from_mut_slice(frame?);
+        if let Some(b) = buffer.get_mut() {
+            b.set_pts(duration * i as u64);
+            b.set_duration(duration);
+        }
+        src.push_buffer(buffer)
+            .map_err(|e| format!("encoder refused a frame: {e}"))?;
+    }
+    let _ = src.end_of_stream();
+    let bus = pipeline.bus().ok_or("no bus")?;
+    let result = match bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(120),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    ) {
+        Some(msg) => match msg.view() {
+            gst::MessageView::Error(e) => {
+                Err(format!("encoding {}: {}", path.display(), e.error()))
+            }
+            _ => Ok(()),
+        },
+        None => Err(format!("encoding {} timed out", path.display())),
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
+pub fn run(options: &SynthOptions) -> Result<(), String> {
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| format!("could not create {}: {e}", options.out.display()))?;
+    let photo = Photo::load(&options.photo).map_err(|e| {
+        format!(
+            "could not load the face photo {}: {e}",
+            options.photo.display()
+        )
+    })?;
+    let mut manifest = String::from("path,label,subject,task\n");
+    let mut described = String::new();
+    for (i, subject) in subjects::cohort(options.subjects, options.seed)
+        .iter()
+        .enumerate()
+    {
+        let name = format!("subject-{i:03}");
+        described.push_str(&format!("{name}: {}\n", subject.describe()));
+        for &task in &options.tasks {
+            let file = format!("{name}-{}.mp4", task.name());
+            let path = options.out.join(&file);
+            if !path.is_file() {
+                let partial = options.out.join(format!("{file}.part"));
+                encode(
+                    &partial,
+                    (0..options.frames).map(|f| {
+                        subject
+                            .render(&photo, task, f)
+                            .map_err(|e| format!("rendering {name}: {e}"))
+                    }),
+                )?;
+                std::fs::rename(&partial, &path).map_err(|e| e.to_string())?;
+            }
+            manifest.push_str(&format!(
+                "{file},{},{name},{}\n",
+                subject.profile.name(),
+                task.name()
+            ));
+        }
+        eprintln!("synth: {name} ({})", subject.profile.name());
+    }
+    let write = |file: &str, text: &str| -> Result<(), String> {
+        std::fs::File::create(options.out.join(file))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| format!("could not write {file}: {e}"))
+    };
+    write("manifest.csv", &manifest)?;
+    write(
+        "subjects.txt",
+        &format!(
+            "Synthetic subjects (seed {}): motion invented for testing, no patient, no disease.\n{described}",
+            options.seed
+        ),
+    )
+}

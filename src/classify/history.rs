@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Per-face memory of a classified stream: the last `window` probability vectors of each face
+//! (the smoothed result) and the totals of the whole stream (the summary at EOS).
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// One face's recent probabilities and running totals.
+#[derive(Clone, Debug, Default)]
+pub struct FaceHistory {
+    recent: VecDeque<Vec<f32>>,
+    pub frames_seen: u64,
+    pub frames_classified: u64,
+    sum: Vec<f64>,
+    /// Classified frames per label (by the per-frame label).
+    label_counts: Vec<u64>,
+    last_smoothed: Option<Vec<f32>>,
+}
+
+impl FaceHistory {
+    /// Records one frame of this face: `probabilities` when it was classified.
+    pub fn push(&mut self, probabilities: Option<&[f32]>, window: usize, label: Option<usize>) {
+        self.frames_seen += 1;
+        let Some(p) = probabilities else {
+            return;
+        };
+        self.frames_classified += 1;
+        if self.sum.len() != p.len() {
+            self.sum = vec![0.0; p.len()];
+            self.label_counts = vec![0; p.len()];
+            self.recent.clear();
+        }
+        for (s, &v) in self.sum.iter_mut().zip(p) {
+            *s += v as f64;
+        }
+        if let Some(l) = label.and_then(|l| self.label_counts.get_mut(l)) {
+            *l += 1;
+        }
+        self.recent.push_back(p.to_vec());
+        while self.recent.len() > window.max(1) {
+            self.recent.pop_front();
+        }
+        self.last_smoothed = self.smoothed_now();
+    }
+
+    fn smoothed_now(&self) -> Option<Vec<f32>> {
+        let first = self.recent.front()?;
+        let mut mean = vec![0.0f64; first.len()];
+        for p in &self.recent {
+            for (m, &v) in mean.iter_mut().zip(p) {
+                *m += v as f64;
+            }
+        }
+        let n = self.recent.len() as f64;
+        Some(mean.into_iter().map(|m| (m / n) as f32).collect())
+    }
+
+    /// The mean of the last `window` classified frames, if any.
+    pub fn smoothed(&self) -> Option<&[f32]> {
+        self.last_smoothed.as_deref()
+    }
+
+    /// Mean probability per class over every classified frame.
+    pub fn mean(&self) -> Option<Vec<f32>> {
+        (self.frames_classified > 0).then(|| {
+            self.sum
+                .iter()
+                .map(|s| (s / self.frames_classified as f64) as f32)
+                .collect()
+        })
+    }
+
+    pub fn summary(&self, face_id: u32) -> FaceSummary {
+        let classified = self.frames_classified.max(1) as f64;
+        FaceSummary {
+            face_id,
+            frames_seen: self.frames_seen,
+            frames_classified: self.frames_classified,
+            mean: self.mean(),
+            smoothed: self.last_smoothed.clone(),
+            label_shares: self
+                .label_counts
+                .iter()
+                .map(|&c| (c as f64 / classified) as f32)
+                .collect(),
+        }
+    }
+}
+
+/// What one face amounted to over a stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceSummary {
+    pub face_id: u32,
+    pub frames_seen: u64,
+    pub frames_classified: u64,
+    pub mean: Option<Vec<f32>>,
+    pub smoothed: Option<Vec<f32>>,
+    /// Share of classified frames given each label.
+    pub label_shares: Vec<f32>,
+}
+
+/// Every face of a stream, by id.
+#[derive(Clone, Debug, Default)]
+pub struct Histories {
+    pub faces: BTreeMap<u32, FaceHistory>,
+}
+
+impl Histories {
+    pub fn face(&mut self, id: u32) -> &mut FaceHistory {
+        self.faces.entry(id).or_default()
+    }
+
+    pub fn summaries(&self) -> Vec<FaceSummary> {
+        self.faces.iter().map(|(&id, h)| h.summary(id)).collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.faces.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_averages_the_last_window_classified_frames() {
+        let mut h = FaceHistory::default();
+        h.push(Some(&[1.0, 0.0]), 2, Some(0));
+        h.push(None, 2, None);
+        h.push(Some(&[0.0, 1.0]), 2, Some(1));
+        assert_eq!(h.smoothed(), Some(&[0.5, 0.5][..]));
+        h.push(Some(&[0.0, 1.0]), 2, Some(1));
+        assert_eq!(h.smoothed(), Some(&[0.0, 1.0][..]));
+        let s = h.summary(3);
+        assert_eq!((s.frames_seen, s.frames_classified), (4, 3));
+        let mean = s.mean.unwrap();
+        assert!((mean[1] - 2.0 / 3.0).abs() < 1e-6);
+        assert!((s.label_shares[1] - 2.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_face_never_classified_has_no_result() {
+        let mut all = Histories::default();
+        all.face(7).push(None, 5, None);
+        let s = &all.summaries()[0];
+        assert_eq!((s.face_id, s.frames_seen, s.frames_classified), (7, 1, 0));
+        assert!(s.mean.is_none() && s.smoothed.is_none());
+    }
+}
