@@ -265,6 +265,33 @@ pub struct Evaluation {
     pub frames: Table,
     pub subjects: Table,
     pub shuffled_labels: bool,
+    /// Per subject: name, true label, mean probability per class, predicted label.
+    pub per_subject: Vec<SubjectResult>,
+}
+
+#[derive(Serialize)]
+pub struct SubjectResult {
+    pub subject: String,
+    pub label: String,
+    pub mean: Vec<f32>,
+    pub predicted: String,
+}
+
+impl Evaluation {
+    pub fn subjects_text(&self) -> String {
+        let mut out = String::from("subject, true label, predicted, mean probabilities\n");
+        for s in &self.per_subject {
+            let mean: Vec<String> = s.mean.iter().map(|p| format!("{p:.3}")).collect();
+            out.push_str(&format!(
+                "{}, {}, {}, [{}]\n",
+                s.subject,
+                s.label,
+                s.predicted,
+                mean.join(", ")
+            ));
+        }
+        out
+    }
 }
 
 fn argmax(p: &[f32]) -> usize {
@@ -297,17 +324,25 @@ fn evaluate(
         entry.1 += 1;
     }
     let frames = table(labels, &truth, &predicted);
-    let (mut st, mut sp) = (Vec::new(), Vec::new());
+    let (mut st, mut sp, mut results) = (Vec::new(), Vec::new(), Vec::new());
     for (s, (sum, n)) in per_subject {
         let mean: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
-        st.push(rows.subject_label[s] as usize);
-        sp.push(argmax(&mean));
+        let (truth, predicted) = (rows.subject_label[s] as usize, argmax(&mean));
+        st.push(truth);
+        sp.push(predicted);
+        results.push(SubjectResult {
+            subject: rows.subjects[s].clone(),
+            label: labels[truth].clone(),
+            mean,
+            predicted: labels[predicted].clone(),
+        });
     }
     Evaluation {
         protocol: protocol.into(),
         frames,
         subjects: table(labels, &st, &sp),
         shuffled_labels: shuffled,
+        per_subject: results,
     }
 }
 
@@ -406,6 +441,7 @@ pub fn fit(opts: &FitOptions) -> Result<Evaluation, String> {
         "Subject level (mean probability per subject):\n{}",
         evaluation.subjects.to_text()
     );
+    println!("{}", evaluation.subjects_text());
 
     // The final model learns from everything.
     let all: Vec<usize> = (0..rows.label.len()).collect();
@@ -561,5 +597,6 @@ pub fn eval(model: &Path, dir: &Path) -> Result<Evaluation, String> {
         "Subject level (mean probability per subject):\n{}",
         evaluation.subjects.to_text()
     );
+    println!("{}", evaluation.subjects_text());
     Ok(evaluation)
 }

@@ -141,7 +141,13 @@ enum Command {
         name: Option<String>,
     },
     /// Prints the tables for MODEL on the features in DIR, run by ONNX Runtime.
-    Eval { model: PathBuf, dir: PathBuf },
+    Eval {
+        model: PathBuf,
+        dir: PathBuf,
+        /// Folder for the tables (text and JSON).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -276,7 +282,13 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             fit::fit(&options).map(|_| ())
         }
-        Command::Eval { model, dir } => fit::eval(&model, &dir).map(|_| ()),
+        Command::Eval { model, dir, report } => {
+            let evaluation = fit::eval(&model, &dir)?;
+            match report {
+                Some(dir) => report::write(&dir, &evaluation, &[]),
+                None => Ok(()),
+            }
+        }
     }
 }
 

@@ -199,3 +199,114 @@ pub fn to_onnx(trained: &Trained, metadata: &[(String, String)]) -> Result<Vec<u
         .write_to_bytes()
         .map_err(|e| format!("could not encode the ONNX model: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+    use gstals::classify::{ClassModel, LABELS_KEY, SYNTHETIC_KEY};
+    use gstals::features::{FaceFeatures, FeatureSpec, FlowMode, LandmarkMode};
+
+    use super::*;
+    use crate::model::{Batch, Preprocess, TrainConfig, train};
+    use crate::pca::{Keep, fit};
+
+    fn spec() -> FeatureSpec {
+        FeatureSpec {
+            landmark_mode: LandmarkMode::Roi,
+            flow_mode: FlowMode::Face,
+            grid_width: 4,
+            grid_height: 4,
+            landmarks: 468,
+            farneback: gstals::flow::FarnebackParams::default(),
+            region_size: 128,
+            fps: 30.0,
+        }
+    }
+
+    /// Deterministic values that differ by class.
+    fn data(n: usize, width: usize, classes: usize) -> (Vec<f32>, Vec<u32>) {
+        let labels: Vec<u32> = (0..n).map(|i| (i % classes) as u32).collect();
+        let values = (0..n * width)
+            .map(|i| {
+                let (r, c) = (i / width, i % width);
+                ((r * 31 + c * 17) % 23) as f32 / 23.0 + labels[r] as f32 * (c % 3) as f32 * 0.3
+            })
+            .collect();
+        (values, labels)
+    }
+
+    fn parity(classes: usize) {
+        let spec = spec();
+        let (l, f, n) = (spec.landmark_len(), spec.flow_len(), 48);
+        let (lm, labels) = data(n, l, classes);
+        let (fl, _) = data(n, f, classes);
+        let pca = fit(&fl, f, Keep::Components(5)).unwrap();
+        let pre = Preprocess::fit(&lm, l, &pca);
+        let dev = &Device::Cpu;
+        let raw_lm = Tensor::from_slice(&lm, (n, l), dev).unwrap();
+        let raw_fl = Tensor::from_slice(&fl, (n, f), dev).unwrap();
+        let (zl, zf) = pre.apply(&raw_lm, &raw_fl).unwrap();
+        let batch = Batch {
+            landmarks: zl,
+            flow: zf,
+            labels,
+        };
+        let cfg = TrainConfig {
+            epochs: 3,
+            batch_size: 16,
+            learning_rate: 0.01,
+            dropout: 0.5,
+            seed: 5,
+        };
+        let (net, _) = train(&batch, None, classes, &cfg).unwrap();
+        let names: Vec<String> = (0..classes).map(|c| format!("class{c}")).collect();
+        let trained = Trained {
+            preprocess: pre,
+            net,
+            labels: names.clone(),
+        };
+        let mut metadata: Vec<(String, String)> =
+            crate::data::spec_metadata(&spec).into_iter().collect();
+        metadata.push((LABELS_KEY.into(), names.join(",")));
+        metadata.push((SYNTHETIC_KEY.into(), "true".into()));
+        let path =
+            std::env::temp_dir().join(format!("als-parity-{classes}-{}.onnx", std::process::id()));
+        std::fs::write(&path, to_onnx(&trained, &metadata).unwrap()).unwrap();
+        let library = gstals::mesh::resolve_library(None);
+        let mut model = ClassModel::load(&library, &path, 1).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let expected = trained.predict(&raw_lm, &raw_fl).unwrap();
+        let faces: Vec<FaceFeatures> = (0..n)
+            .map(|r| FaceFeatures {
+                face_id: r as u32,
+                landmarks: lm[r * l..(r + 1) * l].to_vec(),
+                flow: fl[r * f..(r + 1) * f].to_vec(),
+            })
+            .collect();
+        let got = model.run(&faces.iter().collect::<Vec<_>>()).unwrap();
+        let mut worst = 0.0f32;
+        for (a, b) in got.iter().zip(&expected) {
+            assert_eq!(a.len(), classes);
+            for (x, y) in a.iter().zip(b) {
+                worst = worst.max((x - y).abs());
+            }
+        }
+        assert!(worst < 1e-5, "ONNX Runtime and candle differ by {worst}");
+        let spread = expected.iter().map(|p| p[0]).fold(0.0f32, f32::max)
+            - expected.iter().map(|p| p[0]).fold(1.0f32, f32::min);
+        assert!(
+            spread > 0.01,
+            "the model must not give every row the same answer"
+        );
+    }
+
+    #[test]
+    fn onnx_matches_candle_with_two_classes() {
+        parity(2);
+    }
+
+    #[test]
+    fn onnx_matches_candle_with_three_classes() {
+        parity(3);
+    }
+}

@@ -25,10 +25,11 @@ pub fn write(
     put(
         "tables.txt",
         format!(
-            "{}\n\nFrame level:\n{}\nSubject level (mean probability per subject):\n{}",
+            "{}\n\nFrame level:\n{}\nSubject level (mean probability per subject):\n{}\n{}",
             evaluation.protocol,
             evaluation.frames.to_text(),
-            evaluation.subjects.to_text()
+            evaluation.subjects.to_text(),
+            evaluation.subjects_text()
         ),
     )?;
     put(
@@ -50,6 +51,9 @@ pub fn write(
                 opt(e.validation_accuracy)
             ));
         }
+    }
+    if logs.is_empty() {
+        return Ok(());
     }
     put("epochs.csv", csv)?;
     let epochs = logs.iter().map(|(_, l)| l.len()).min().unwrap_or(0);

@@ -99,8 +99,8 @@ impl Subject {
                 draw(0.0, 0.03),
             ),
             Profile::Impaired => (
-                draw(3.0, 5.0),
-                draw(1.0, 1.5),
+                draw(2.5, 4.5),
+                draw(0.9, 1.4),
                 draw(0.3, 0.55),
                 draw(0.1, 0.2),
             ),
