@@ -4,7 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
+# The synthetic demonstration model alsclassify's tests load (built once, from generated
+# subjects, with the debug build the tests use).
+./scripts/build-demo-model.sh debug
 # The tests that load libgstals.so from another process (gst-launch-1.0, Python) build it
-# themselves, so a plain `cargo test` runs everything.
-cargo test
+# themselves, so a plain `cargo test` runs everything; --workspace adds als-train's unit,
+# ONNX parity and end-to-end tests.
+cargo test --workspace

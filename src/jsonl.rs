@@ -358,7 +358,7 @@ mod tests {
         };
         assert_eq!(
             line(&record, LineOptions::default()),
-            "{\"schema\":2,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
+            "{\"schema\":3,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
         );
     }
 
@@ -392,6 +392,7 @@ mod tests {
             height: 100,
             flow: Some(&flow),
             faces: None,
+            classification: None,
         };
         let with_grid = line(
             &record,
@@ -400,7 +401,7 @@ mod tests {
                 landmarks: false,
             },
         );
-        assert!(with_grid.starts_with("{\"schema\":2,"));
+        assert!(with_grid.starts_with("{\"schema\":3,"));
         assert!(with_grid.contains("\"pts_ns\":33333333"));
         assert!(with_grid.contains(
             "\"flow\":{\"region\":\"frame\",\"grid_width\":2,\"grid_height\":1,\
@@ -571,5 +572,65 @@ mod tests {
         let mut out = String::new();
         string(&mut out, "a\"b\\c\n");
         assert_eq!(out, "\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn classification_and_summary_lines() {
+        use crate::meta::{FaceClass, FaceTotals};
+        let c = ClassMeta {
+            model: "als-synthetic-demo".into(),
+            synthetic: true,
+            labels: vec!["typical".into(), "impaired".into()],
+            faces: vec![
+                FaceClass {
+                    face_id: 1,
+                    probabilities: vec![0.25, 0.75],
+                    smoothed: vec![0.5, 0.5],
+                    label: Some("impaired".into()),
+                    reason: None,
+                },
+                FaceClass {
+                    face_id: 2,
+                    reason: Some("no-flow".into()),
+                    ..FaceClass::default()
+                },
+            ],
+            reason: None,
+        };
+        let record = FrameRecord {
+            classification: Some(&c),
+            ..Default::default()
+        };
+        let text = line(&record, LineOptions::default());
+        serde_check(&text);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let class = &v["classification"];
+        assert_eq!(class["synthetic"], true);
+        assert_eq!(class["classified"], true);
+        assert_eq!(class["faces"][0]["probabilities"][1], 0.75);
+        assert_eq!(class["faces"][0]["label"], "impaired");
+        assert_eq!(class["faces"][1]["reason"], "no-flow");
+        assert!(class["faces"][1].get("probabilities").is_none());
+
+        let summary = ClassSummary {
+            model: "m".into(),
+            synthetic: false,
+            labels: vec!["a".into(), "b".into()],
+            flow_scale: 1.25,
+            frames: 9,
+            faces: vec![FaceTotals {
+                face_id: 3,
+                frames_seen: 9,
+                frames_classified: 0,
+                ..FaceTotals::default()
+            }],
+        };
+        let mut out = String::new();
+        write_summary_line(&mut out, &summary);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["schema"], SCHEMA);
+        assert_eq!(v["summary"]["flow_scale"], 1.25);
+        assert_eq!(v["summary"]["faces"][0]["label"], serde_json::Value::Null);
+        assert!(v.get("frame").is_none(), "a summary is not a frame");
     }
 }

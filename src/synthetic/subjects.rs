@@ -184,17 +184,42 @@ impl Subject {
         }
     }
 
+    /// The photo's pixels a task moves: 5 sigma around its bumps.
+    fn moving_box(&self, task: Task) -> (f64, f64, f64, f64) {
+        match task {
+            Task::OpenJaw | Task::Pa => (
+                JAW_CENTRE.0 - 5.0 * JAW_SIGMA.0,
+                JAW_CENTRE.0 + 5.0 * JAW_SIGMA.0,
+                JAW_CENTRE.1 - 5.0 * JAW_SIGMA.1,
+                JAW_CENTRE.1 + 5.0 * JAW_SIGMA.1,
+            ),
+            Task::Spread => (
+                MOUTH_CORNERS[0].0 - 5.0 * CORNER_SIGMA,
+                MOUTH_CORNERS[1].0 + 5.0 * CORNER_SIGMA,
+                MOUTH_CORNERS[0].1 - 5.0 * CORNER_SIGMA,
+                MOUTH_CORNERS[1].1 + 5.0 * CORNER_SIGMA,
+            ),
+        }
+    }
+
     /// Frame `frame` of this subject doing `task`, as packed RGB of [`WIDTH`] x [`HEIGHT`].
     pub fn render(&self, photo: &Photo, task: Task, frame: usize) -> opencv::Result<Vec<u8>> {
         let m = self.movement(task, frame);
         let (rows, cols) = (photo.height, photo.width);
         let mut map_x = Vec::with_capacity(rows * cols);
         let mut map_y = Vec::with_capacity(rows * cols);
+        // Beyond 5 sigma of the mouth the displacement is below 4e-6 of a pixel: skip it.
+        let (x0, x1, y0, y1) = self.moving_box(task);
         for y in 0..rows {
             for x in 0..cols {
-                let (dx, dy) = self.displacement(task, m, x as f64, y as f64);
-                map_x.push((x as f64 - dx) as f32);
-                map_y.push((y as f64 - dy) as f32);
+                let (fx, fy) = (x as f64, y as f64);
+                let (dx, dy) = if (x0..=x1).contains(&fx) && (y0..=y1).contains(&fy) {
+                    self.displacement(task, m, fx, fy)
+                } else {
+                    (0.0, 0.0)
+                };
+                map_x.push((fx - dx) as f32);
+                map_y.push((fy - dy) as f32);
             }
         }
         let photo_mat = Mat::new_rows_cols_with_data::<core::Vec3b>(
@@ -333,6 +358,22 @@ mod tests {
             (peaks as f64 - expected).abs() <= 1.5,
             "{peaks} peaks, {expected}"
         );
+    }
+
+    #[test]
+    fn nothing_moves_outside_the_moving_box() {
+        let s = Subject::new(Profile::Typical, 2);
+        for task in Task::ALL {
+            let (x0, x1, y0, y1) = s.moving_box(task);
+            for (x, y) in [
+                (x0 - 1.0, (y0 + y1) / 2.0),
+                (x1 + 1.0, y0),
+                ((x0 + x1) / 2.0, y1 + 1.0),
+            ] {
+                let (dx, dy) = s.displacement(task, 1.0, x, y);
+                assert!(dx.abs() < 1e-4 && dy.abs() < 1e-4, "{task:?} at ({x}, {y})");
+            }
+        }
     }
 
     #[test]

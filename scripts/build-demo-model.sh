@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Trains the demonstration model alsclassify loads by default,
+# third_party/models/als-synthetic-demo.onnx, from labelled synthetic subjects the project
+# generates itself (als-train synth: the face photo's mouth and jaw moved after a "typical"
+# and an "impaired" profile). Synthetic data: the model is for trying the pipeline, not for
+# any diagnosis; its name and metadata say so. Deterministic from the seeds below.
+# Usage: build-demo-model.sh [release|debug] (the cargo profile to build als-train with).
+# Rebuilds only when the recipe or the code that makes the features and the model changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-release}
+out=third_party/models/als-synthetic-demo.onnx
+work=third_party/demo-model
+recipe="subjects=20 seed=1 frames=40 tasks=open,spread,pa grid=16 region-size=128 folds=5 epochs=20 seed=1
+$(cat src/synthetic.rs src/synthetic/subjects.rs src/features.rs als-train/src/*.rs | sha256sum)"
+if [ -s "$out" ] && [ "$(cat "$out.recipe" 2>/dev/null)" = "$recipe" ]; then
+  exit 0
+fi
+flag=()
+[ "$profile" = release ] && flag=(--release)
+cargo build "${flag[@]}" -p als-train
+bin=target/$profile/als-train
+rm -rf "$work"
+mkdir -p "$work" "$(dirname "$out")"
+"$bin" synth "$work/clips" --subjects 20 --seed 1 --frames 40 --tasks open,spread,pa
+"$bin" extract "$work/clips/manifest.csv" --out "$work/features" --jobs 2 --grid 16 --region-size 128
+"$bin" fit "$work/features" --out "$out" --report "$work/report" --synthetic \
+  --name als-synthetic-demo --folds 5 --epochs 20 --seed 1 --classes typical,impaired
+rm -rf "$work/clips" "$work/features"
+echo "$recipe" > "$out.recipe"
+echo "build-demo-model: $out (synthetic demo, not for clinical use); tables in $work/report" >&2

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! `alsclassify` in real pipelines: classification metas and summaries with the synthetic
+//! demonstration model (`scripts/build-demo-model.sh`), frame-rate scaling, and every kind of
+//! bad model or stream giving one clear error or a "not classified" result.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use gstals::meta::{CLASSIFICATION_MESSAGE, ClassMeta, ClassSummary, SUMMARY};
+use gstals::synthetic::Photo;
+use gstals::synthetic::subjects::{Profile, Subject, Task};
+
+fn demo_model() -> PathBuf {
+    common::asset("third_party/models/als-synthetic-demo.onnx")
+}
+
+const CHAIN: &str = "videoconvert ! alsmesh ! alsflow region=face grid-width=16 grid-height=16";
+
+/// Pushes `frames` frames of `subject` doing "pa" at `fps` (every `step`th frame of its
+/// 30 fps motion) through `chain ! alsclassify ... ! appsink`, returning the buffers' class
+/// metas and the bus messages. `claimed_fps` goes into the caps.
+fn run_subject(
+    subject: &Subject,
+    frames: usize,
+    step: usize,
+    claimed_fps: i32,
+    classify: &str,
+) -> (Vec<ClassMeta>, Vec<gst::Message>) {
+    common::init();
+    let photo = Photo::load(&common::asset("third_party/photos/astronaut.png")).unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width=640,height=480,\
+         framerate={claimed_fps}/1 ! {CHAIN} ! {classify} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let src = common::appsrc(&pipeline);
+    let sink = common::appsink(&pipeline);
+    let metas = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let collected = metas.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(meta) = sample.buffer().and_then(ClassMeta::read) {
+                    collected.lock().unwrap().push(meta.expect("readable meta"));
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let duration = gst::ClockTime::SECOND / claimed_fps as u64;
+    for i in 0..frames {
+        let rgb = subject.render(&photo, Task::Pa, i * step).unwrap();
+        let mut buffer = gst::Buffer::from_mut_slice(rgb);
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(duration * i as u64);
+        b.set_duration(duration);
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let messages = common::run_to_eos_collecting(&pipeline);
+    let metas = metas.lock().unwrap().clone();
+    (metas, messages)
+}
+
+fn summary_of(messages: &[gst::Message], name: &str) -> Vec<ClassSummary> {
+    messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Element(e) => e.structure().filter(|s| s.name() == name),
+            _ => None,
+        })
+        .map(|s| ClassSummary::from_structure(s).expect("readable summary"))
+        .collect()
+}
+
+#[test]
+fn faces_are_classified_per_frame_and_summarised_at_eos() {
+    let model = demo_model();
+    let subject = Subject::new(Profile::Typical, 4242);
+    let (metas, messages) = run_subject(
+        &subject,
+        45,
+        1,
+        30,
+        &format!(
+            "alsclassify model={} message-interval=10 window=5",
+            model.display()
+        ),
+    );
+    assert_eq!(metas.len(), 45, "every buffer carries the meta");
+    assert!(!metas[0].classified(), "the first frame has no flow yet");
+    assert_eq!(metas[0].faces[0].reason.as_deref(), Some("no-flow"));
+    let classified: Vec<_> = metas.iter().filter(|m| m.classified()).collect();
+    assert!(
+        classified.len() >= 40,
+        "{} frames classified",
+        classified.len()
+    );
+    for m in &classified {
+        assert_eq!(m.labels, ["typical", "impaired"]);
+        assert!(m.synthetic && m.model.contains("synthetic"));
+        let p = &m.faces[0].probabilities;
+        assert!((p[0] + p[1] - 1.0).abs() < 1e-5 && p.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+    // The smoothed result is the mean of the face's last `window` classified frames.
+    let last5: Vec<f32> = classified[classified.len() - 5..]
+        .iter()
+        .map(|m| m.faces[0].probabilities[1])
+        .collect();
+    let smoothed = classified.last().unwrap().faces[0].smoothed[1];
+    assert!((smoothed - last5.iter().sum::<f32>() / 5.0).abs() < 1e-5);
+
+    let periodic = summary_of(&messages, CLASSIFICATION_MESSAGE);
+    assert_eq!(periodic.len(), 4, "one message every 10 of 45 frames");
+    let summary = summary_of(&messages, SUMMARY);
+    assert_eq!(summary.len(), 1);
+    let face = &summary[0].faces[0];
+    assert_eq!(
+        (face.frames_seen, face.frames_classified),
+        (45, classified.len() as u64)
+    );
+    let mean: f32 = classified
+        .iter()
+        .map(|m| m.faces[0].probabilities[1])
+        .sum::<f32>()
+        / classified.len() as f32;
+    assert!((face.mean[1] - mean).abs() < 1e-4);
+    assert_eq!(face.label.as_deref(), Some("typical"), "{summary:?}");
+    assert_eq!(summary[0].flow_scale, 1.0);
+}
+
+/// Mean flow branch input of the frames' faces, as `alsclassify` computes it (the same
+/// `features::extract`) for a stream of `fps` frames per second, with the demo model's spec.
+fn mean_flow_feature(subject: &Subject, step: usize, fps: i32) -> f64 {
+    use gstals::features::{self, FeatureSpec, FlowMode, Frame, LandmarkMode};
+    common::init();
+    let spec = FeatureSpec {
+        landmark_mode: LandmarkMode::Roi,
+        flow_mode: FlowMode::Face,
+        grid_width: 16,
+        grid_height: 16,
+        landmarks: 468,
+        farneback: gstals::flow::FarnebackParams::default(),
+        region_size: 128,
+        fps: 30.0,
+    };
+    let photo = Photo::load(&common::asset("third_party/photos/astronaut.png")).unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width=640,height=480,\
+         framerate={fps}/1 ! {CHAIN} ! appsink name=out sync=false"
+    ))
+    .unwrap();
+    let (src, sink) = (common::appsrc(&pipeline), common::appsink(&pipeline));
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let (mut sum, mut count) = (0.0, 0usize);
+    for i in 0..40 / step {
+        let mut b =
+            gst::Buffer::from_mut_slice(subject.render(&photo, Task::Pa, i * step).unwrap());
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::SECOND * i as u64 / fps as u64);
+        src.push_buffer(b).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    // alsflow holds frames back while it computes: read them all after EOS.
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
+        let buffer = sample.buffer().unwrap();
+        let (faces, flow) = (
+            gstals::meta::FaceMeta::read(buffer).unwrap().unwrap(),
+            gstals::meta::FlowMeta::read(buffer).unwrap().unwrap(),
+        );
+        let frame = Frame {
+            faces: &faces,
+            flow: &flow,
+            width: 640,
+            height: 480,
+            fps: Some(fps as f64),
+        };
+        for (_, f) in features::extract(&spec, &frame).unwrap() {
+            if let Ok(f) = f {
+                sum += f.flow.iter().map(|&v| v as f64).sum::<f64>() / f.flow.len() as f64;
+                count += 1;
+            }
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(count > 10 / step, "{count} faces with features");
+    sum / count as f64
+}
+
+#[test]
+fn flow_is_scaled_to_the_model_frame_rate() {
+    // The same jaw motion filmed at 30 and at 15 frames per second: twice the motion per
+    // frame at 15, which the features scale back by 15/30.
+    let subject = Subject::new(Profile::Typical, 77);
+    let at_30 = mean_flow_feature(&subject, 1, 30);
+    let at_15 = mean_flow_feature(&subject, 2, 15);
+    let ratio = at_15 / at_30;
+    assert!(
+        (0.85..1.15).contains(&ratio),
+        "30 fps {at_30}, 15 fps scaled {at_15}"
+    );
+
+    let model = demo_model();
+    let classify = format!("alsclassify model={}", model.display());
+    let (_, messages) = run_subject(&subject, 20, 2, 15, &classify);
+    let summary = summary_of(&messages, SUMMARY).remove(0);
+    assert_eq!(
+        summary.flow_scale, 0.5,
+        "the summary says how flow was scaled"
+    );
+}
+
+#[test]
+fn a_stream_without_faces_is_not_classified() {
+    common::init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=320,height=240 ! {CHAIN} ! \
+         alsclassify model={} ! appsink name=out sync=false",
+        demo_model().display()
+    ))
+    .unwrap();
+    let sink = common::appsink(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut seen = 0;
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
+        let meta = ClassMeta::read(sample.buffer().unwrap()).unwrap().unwrap();
+        assert!(!meta.classified());
+        assert_eq!(meta.reason.as_deref(), Some("no-face"));
+        seen += 1;
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(seen, 5);
+}
+
+fn start_error(model: &Path, flow: &str) -> String {
+    common::init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=320,height=240 ! videoconvert ! \
+         alsmesh ! {flow} ! alsclassify model={} ! fakesink",
+        model.display()
+    ))
+    .unwrap();
+    common::run_to_error(&pipeline).to_string()
+}
+
+#[test]
+fn bad_models_fail_with_a_clear_error() {
+    let dir = common::scratch_dir("alsclassify-bad-models");
+    let flow = "alsflow region=face grid-width=16 grid-height=16";
+    let missing = dir.join("missing.onnx");
+    let err = start_error(&missing, flow);
+    assert!(
+        err.contains("not found") && err.contains("missing.onnx"),
+        "{err}"
+    );
+
+    let corrupt = dir.join("corrupt.onnx");
+    std::fs::write(&corrupt, b"not a protobuf at all").unwrap();
+    let err = start_error(&corrupt, flow);
+    assert!(
+        err.contains("could not load model") && err.contains("corrupt.onnx"),
+        "{err}"
+    );
+
+    // A real ONNX model, but not a classifier of ours.
+    let err = start_error(
+        &common::asset("third_party/models/face_landmark.onnx"),
+        flow,
+    );
+    assert!(err.contains("not a gst-als model"), "{err}");
+}
+
+#[test]
+fn a_stream_that_does_not_match_the_model_names_both_sides() {
+    common::init();
+    let photo = Photo::load(&common::asset("third_party/photos/astronaut.png")).unwrap();
+    let subject = Subject::new(Profile::Typical, 5);
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width=640,height=480,\
+         framerate=30/1 ! videoconvert ! alsmesh ! alsflow region=face grid-width=8 \
+         grid-height=8 ! alsclassify model={} ! fakesink",
+        demo_model().display()
+    ))
+    .unwrap();
+    let src = common::appsrc(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for i in 0..3u64 {
+        let mut b =
+            gst::Buffer::from_mut_slice(subject.render(&photo, Task::Pa, i as usize).unwrap());
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(33 * i));
+        if src.push_buffer(b).is_err() {
+            break;
+        }
+    }
+    let _ = src.end_of_stream();
+    let err = common::run_to_error(&pipeline).to_string();
+    assert!(err.contains("16x16") && err.contains("8x8"), "{err}");
+}
