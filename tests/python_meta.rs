@@ -53,3 +53,22 @@ fn python_reads_the_face_meta() {
     );
     assert!(stdout.contains("python read 4 face metas"), "{stdout}");
 }
+
+#[test]
+fn python_reads_the_class_meta_and_summary() {
+    common::init();
+    let (w, h, frames) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let clip = common::scratch_dir("python_class").join("face.rgb");
+    std::fs::write(&clip, frames[..6].concat()).expect("clip written");
+    let model = common::asset("third_party/models/als-synthetic-demo.onnx");
+    let stdout = run_python(
+        "read_class_meta.py",
+        &[
+            &clip.display().to_string(),
+            &w.to_string(),
+            &h.to_string(),
+            &model.display().to_string(),
+        ],
+    );
+    assert!(stdout.contains("python read 6 class metas"), "{stdout}");
+}

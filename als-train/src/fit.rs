@@ -77,6 +77,14 @@ fn load_rows(ds: &Dataset, labels: &[String], shuffle: Option<u64>) -> Result<Ro
                 .position(|l| *l == v.label)
                 .ok_or_else(|| format!("label {} not among {labels:?}", v.label))?;
             subject_label.push(l as u32);
+        } else if let Some(i) = subjects.iter().position(|s| *s == v.subject)
+            && labels[subject_label[i] as usize] != v.label
+        {
+            // Subject-level results need one label per person.
+            return Err(format!(
+                "subject {} has videos labelled both {} and {}",
+                v.subject, labels[subject_label[i] as usize], v.label
+            ));
         }
     }
     if let Some(seed) = shuffle {
