@@ -2,7 +2,8 @@
 
 //! Throughput of the face pipeline at 640x480 against decoding measured in the same run:
 //! decode only, mesh only, face flow only (on buffers that already carry face metas), mesh +
-//! face flow (the README's launch line), and the paper's full-frame flow. Also a clip that is
+//! face flow (the README's launch line), the full chain with `alsclassify`, `alsclassify`
+//! alone on buffers that carry both metas, and the paper's full-frame flow. Also a clip that is
 //! mostly an empty room, where `region=face` should cost almost nothing.
 //!
 //! `cargo bench --bench face_pipeline` (ALS_BENCH_FRAMES sets the clip length, default 600;
@@ -135,6 +136,13 @@ fn main() {
     let clip = make_clip(&dir, n, false);
     let room = make_clip(&dir, n, true);
     let src = |clip: &Path| format!("filesrc location={} ! decodebin", clip.display());
+    let with_flow = std::sync::LazyLock::new(|| {
+        collect(&format!(
+            "{} ! videoconvert ! alsmesh ! alsflow region=face grid-width=16 grid-height=16 ! \
+             appsink name=out sync=false",
+            src(&clip)
+        ))
+    });
     let with_faces = std::sync::LazyLock::new(|| {
         collect(&format!(
             "{} ! videoconvert ! alsmesh ! appsink name=out sync=false",
@@ -201,6 +209,14 @@ fn main() {
             ),
         ),
         (
+            "all: both (grid 16) ! queue ! alsclassify (demo model)",
+            format!(
+                "{} ! videoconvert ! queue ! alsmesh ! queue ! alsflow region=face \
+                 grid-width=16 grid-height=16 ! queue ! alsclassify ! fakesink",
+                src(&clip)
+            ),
+        ),
+        (
             "paper: decode ! videoconvert ! alsflow region=frame",
             format!(
                 "{} ! videoconvert ! alsflow region=frame ! fakesink",
@@ -215,7 +231,7 @@ fn main() {
             ),
         ),
     ];
-    for (name, launch) in &cases[..2] {
+    for (name, launch) in &cases[..3] {
         if wanted(name) {
             row(name, timed(&|| run(launch)));
         }
@@ -228,7 +244,58 @@ fn main() {
             timed(&|| run_buffers(caps, buffers, "alsflow region=face")),
         );
     }
-    for (name, launch) in &cases[2..] {
+    // What alsclassify does per frame, on one core: read both metas, compute the features,
+    // run the default model. Against reading the metas alone, in the same run.
+    let name = "classify only: metas -> features -> demo model, 1 thread";
+    if wanted(name) {
+        let (caps, buffers) = &*with_flow;
+        let info = gst_video::VideoInfo::from_caps(caps).expect("video caps");
+        let model_path =
+            PathBuf::from(gstals::mesh::DEFAULT_MODEL_DIR).join("als-synthetic-demo.onnx");
+        let library = gstals::mesh::resolve_library(None);
+        let mut model = gstals::classify::ClassModel::load(&library, &model_path, 1)
+            .expect("demo model: run scripts/build-demo-model.sh");
+        let spec = model.info.spec.clone();
+        let read = |b: &gst::Buffer| {
+            (
+                gstals::meta::FaceMeta::read(b).and_then(Result::ok),
+                gstals::meta::FlowMeta::read(b).and_then(Result::ok),
+            )
+        };
+        let start = Instant::now();
+        let metas: Vec<_> = buffers.iter().map(read).collect();
+        let reading = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let mut classified = 0;
+        for (faces, flow) in metas.iter() {
+            let (Some(faces), Some(flow)) = (faces, flow) else {
+                continue;
+            };
+            let frame = gstals::features::Frame {
+                faces,
+                flow,
+                width: info.width(),
+                height: info.height(),
+                fps: Some(30.0),
+            };
+            let per_face = gstals::features::extract(&spec, &frame).expect("spec matches");
+            let ready: Vec<_> = per_face
+                .iter()
+                .filter_map(|(_, f)| f.as_ref().ok())
+                .collect();
+            classified += model.run(&ready).expect("runs").len();
+        }
+        let classify = start.elapsed().as_secs_f64();
+        println!(
+            "{name}: {:.3} ms per frame ({classified} faces in {} frames; reading the metas: \
+             {:.3} ms, ratio {:.1})",
+            classify * 1000.0 / buffers.len() as f64,
+            buffers.len(),
+            reading * 1000.0 / buffers.len() as f64,
+            classify / reading.max(1e-9)
+        );
+    }
+    for (name, launch) in &cases[3..] {
         if wanted(name) {
             row(name, timed(&|| run(launch)));
         }

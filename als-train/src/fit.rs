@@ -131,7 +131,10 @@ fn prepare(
 ) -> Result<(Preprocess, Vec<Batch>), String> {
     let (l, f) = (ds.spec.landmark_len(), ds.spec.flow_len());
     let mut rng = StdRng::seed_from_u64(seed);
-    let keep_share = opts.pca_sample as f64 / train.len().max(1) as f64;
+    // The sample is the only raw flow held at once: at most 1 GiB of f64 values (436 rows
+    // of whole 640x480 frames), so the paper's frame mode fits in memory at any length.
+    let sample_rows = opts.pca_sample.min((1usize << 30) / (f * 8).max(1)).max(2);
+    let keep_share = sample_rows as f64 / train.len().max(1) as f64;
     let mut by_video: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for &r in train {
         by_video

@@ -84,20 +84,20 @@ pub fn fit(rows: &[f32], width: usize, keep: Keep) -> Result<Pca, String> {
     } else {
         0.0
     };
+    // A fixed sign (largest loading positive) makes the components reproducible.
+    let signs: Vec<f64> = kept
+        .iter()
+        .map(|&j| {
+            let largest = vectors
+                .column(j)
+                .iter()
+                .fold(0.0f64, |a, &b| if b.abs() > a.abs() { b } else { a });
+            if largest < 0.0 { -1.0 } else { 1.0 }
+        })
+        .collect();
     let mut matrix = Vec::with_capacity(width * k);
     for r in 0..width {
-        for &j in kept {
-            // A fixed sign (largest loading positive) makes the components reproducible.
-            let col = vectors.column(j);
-            let sign = if col
-                .iter()
-                .fold(0.0f64, |a, &b| if b.abs() > a.abs() { b } else { a })
-                < 0.0
-            {
-                -1.0
-            } else {
-                1.0
-            };
+        for (&j, sign) in kept.iter().zip(&signs) {
             matrix.push((sign * vectors[(r, j)]) as f32);
         }
     }
