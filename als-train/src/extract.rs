@@ -137,10 +137,10 @@ pub fn extract_video(
         let (mut frames, mut source_fps) = (0u64, None);
         let mut last_progress = Instant::now();
         loop {
-            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-                if let gst::MessageView::Error(e) = msg.view() {
-                    return Err(format!("{}", e.error()));
-                }
+            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+                && let gst::MessageView::Error(e) = msg.view()
+            {
+                return Err(format!("{}", e.error()));
             }
             let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(200)) else {
                 if sink.is_eos() {
@@ -226,7 +226,8 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
             .collect::<Vec<_>>()
             .into_iter(),
     ));
-    let done: Arc<Mutex<Vec<(usize, Result<IndexRow, String>)>>> = Arc::default();
+    type Done = Vec<(usize, Result<IndexRow, String>)>;
+    let done: Arc<Mutex<Done>> = Arc::default();
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             let (queue, done) = (queue.clone(), done.clone());

@@ -89,7 +89,7 @@ fn load_rows(ds: &Dataset, labels: &[String], shuffle: Option<u64>) -> Result<Ro
     }
     if let Some(seed) = shuffle {
         // Labels move between whole subjects: the class balance stays, any real link goes.
-        subject_label.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5_4AF_F1E));
+        subject_label.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x054A_FF1E));
     }
     let l = ds.spec.landmark_len();
     let mut rows = Rows {

@@ -89,7 +89,7 @@ pub struct Subject {
 
 impl Subject {
     pub fn new(profile: Profile, seed: u64) -> Self {
-        let mut rng = SplitMix(seed ^ 0x5EED_0F_A15);
+        let mut rng = SplitMix(seed ^ 0x0005_EED0_FA15);
         let mut draw = |lo: f64, hi: f64| lo + (hi - lo) * rng.next_unit();
         let (amplitude, rate_hz, asymmetry, irregularity) = match profile {
             Profile::Typical => (
