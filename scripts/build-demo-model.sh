@@ -12,7 +12,8 @@ profile=${1:-release}
 out=third_party/models/als-synthetic-demo.onnx
 work=third_party/demo-model
 recipe="subjects=20 seed=1 frames=40 tasks=open,spread,pa grid=16 region-size=128 folds=5 epochs=20 seed=1
-$(cat src/synthetic.rs src/synthetic/subjects.rs src/features.rs als-train/src/*.rs | sha256sum)"
+$(cat src/synthetic.rs src/synthetic/*.rs src/features.rs src/flow/*.rs src/mesh/*.rs \
+  src/alsflow/*.rs src/alsmesh/*.rs als-train/src/*.rs third_party/models/face_*.onnx | sha256sum)"
 if [ -s "$out" ] && [ "$(cat "$out.recipe" 2>/dev/null)" = "$recipe" ]; then
   exit 0
 fi

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
-use gstals::features::{FeatureSpec, PROP_PREFIX};
+use gstals::features::FeatureSpec;
 
 pub const INDEX: &str = "index.csv";
 
@@ -48,10 +48,7 @@ fn i64_bytes(v: &[i64]) -> Vec<u8> {
 }
 
 pub fn spec_metadata(spec: &FeatureSpec) -> HashMap<String, String> {
-    spec.to_props()
-        .into_iter()
-        .map(|(k, v)| (format!("{PROP_PREFIX}{k}"), v))
-        .collect()
+    spec.to_props().into_iter().collect()
 }
 
 pub fn write_video(
@@ -124,8 +121,21 @@ pub fn read_video(path: &Path, spec: &FeatureSpec) -> Result<VideoFeatures, Stri
         face: i64s(&get("face", Dtype::I64, None)?),
     };
     let rows = features.frame.len();
-    if features.landmarks.len() != rows * spec.landmark_len() || features.face.len() != rows {
+    if features.landmarks.len() != rows * spec.landmark_len()
+        || features.flow.len() != rows * spec.flow_len()
+        || features.face.len() != rows
+    {
         return Err(fail(&"tensors of different row counts"));
+    }
+    // The extractor never writes them; a file made elsewhere might, and one NaN would
+    // poison the PCA and every weight.
+    if !features
+        .landmarks
+        .iter()
+        .chain(&features.flow)
+        .all(|v| v.is_finite())
+    {
+        return Err(fail(&"values that are not finite (NaN or infinity)"));
     }
     Ok(features)
 }
@@ -133,7 +143,7 @@ pub fn read_video(path: &Path, spec: &FeatureSpec) -> Result<VideoFeatures, Stri
 fn read_spec(bytes: &[u8]) -> Result<FeatureSpec, String> {
     let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
     let map = metadata.metadata().clone().unwrap_or_default();
-    FeatureSpec::from_props(|k| map.get(&format!("{PROP_PREFIX}{k}")).cloned())
+    FeatureSpec::from_props(|k| map.get(k).cloned())
 }
 
 /// An extracted folder: its index and the spec every file shares.

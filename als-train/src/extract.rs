@@ -98,8 +98,8 @@ pub struct VideoResult {
     pub source_fps: Option<f64>,
 }
 
-/// Runs the elements over one video. `frame` mode checks the frame size against the spec,
-/// which the first video sets.
+/// Runs the elements over one video. In `frame` mode every video must have the spec's
+/// frame size (`--width`, `--height`).
 pub fn extract_video(
     path: &Path,
     spec: &FeatureSpec,
@@ -279,8 +279,11 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
     let mut done = std::mem::take(&mut *done.lock().map_err(|_| "a worker panicked")?);
     done.sort_by_key(|(i, _)| *i);
     let mut skipped = Vec::new();
-    let mut index = csv::Writer::from_path(options.out.join(INDEX))
-        .map_err(|e| format!("could not write the index: {e}"))?;
+    // Written aside and put in place only when something was extracted, so a failed run
+    // leaves the previous index as it was.
+    let partial = options.out.join(format!("{INDEX}.part"));
+    let mut index =
+        csv::Writer::from_path(&partial).map_err(|e| format!("could not write the index: {e}"))?;
     let mut extracted = 0;
     for (i, result) in done {
         match result {
@@ -296,5 +299,11 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
         }
     }
     index.flush().map_err(|e| e.to_string())?;
+    drop(index);
+    if extracted > 0 {
+        std::fs::rename(&partial, options.out.join(INDEX)).map_err(|e| e.to_string())?;
+    } else {
+        let _ = std::fs::remove_file(&partial);
+    }
     Ok((extracted, skipped))
 }

@@ -107,7 +107,7 @@ enum Command {
         /// PCA components to keep (default: enough for --pca-variance).
         #[arg(long)]
         pca_components: Option<usize>,
-        #[arg(long, default_value_t = 0.95)]
+        #[arg(long, default_value_t = 0.95, value_parser = share)]
         pca_variance: f64,
         /// Flow rows the PCA is fitted on, at most (a random sample of the training rows).
         #[arg(long, default_value_t = 2000)]
@@ -123,7 +123,7 @@ enum Command {
         /// Subject-grouped folds.
         #[arg(long, default_value_t = 5)]
         folds: usize,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "random_frame_split")]
         leave_one_subject_out: bool,
         /// The paper's random frame split: one person's frames on both sides (optimistic).
         #[arg(long)]
@@ -148,6 +148,13 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+}
+
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("{text} is not a share in (0, 1]")),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), String> {

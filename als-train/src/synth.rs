@@ -95,7 +95,8 @@ pub fn run(options: &SynthOptions) -> Result<(), String> {
         for &task in &options.tasks {
             let file = format!("{name}-{}.mp4", task.name());
             let path = options.out.join(&file);
-            if !path.is_file() {
+            // Always rendered: a clip of an earlier run may have another seed or length.
+            {
                 let partial = options.out.join(format!("{file}.part"));
                 encode(
                     &partial,

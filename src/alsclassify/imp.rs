@@ -309,22 +309,27 @@ impl BaseTransformImpl for AlsClassify {
                     .as_ref()
                     .map(|s| s.summary(threshold).to_structure(SUMMARY));
                 if let Some(summary) = summary {
-                    let _ = self.obj().post_message(
-                        gst::message::Element::builder(summary.clone())
-                            .src(&*self.obj())
-                            .build(),
-                    );
-                    // Serialized before EOS, so a downstream alsexport writes it last.
-                    let _ = self
-                        .obj()
-                        .src_pad()
-                        .push_event(gst::event::CustomDownstream::new(summary));
+                    self.send_summary(summary);
                 }
             }
             gst::EventView::StreamStart(_) => {
-                if let Some(state) = self.state.lock().unwrap().as_mut() {
+                // A new stream without EOS between (concat, gapless playback): the last
+                // one's summary goes out first, then counting starts again.
+                let threshold = self.settings.lock().unwrap().threshold as f32;
+                let summary = self.state.lock().unwrap().as_mut().and_then(|state| {
+                    let summary = (state.frames > 0).then(|| state.summary(threshold));
                     state.histories.clear();
                     state.frames = 0;
+                    summary
+                });
+                if let Some(summary) = summary {
+                    self.send_summary(summary.to_structure(SUMMARY));
+                }
+            }
+            gst::EventView::FlushStop(_) => {
+                // After a seek the smoothing window starts afresh; the totals go on.
+                if let Some(state) = self.state.lock().unwrap().as_mut() {
+                    state.histories.restart_windows();
                 }
             }
             _ => {}
@@ -365,7 +370,7 @@ impl BaseTransformImpl for AlsClassify {
         drop(guard);
         if let Err(err) = result {
             gst::element_imp_error!(self, gst::StreamError::Format, ("{err}"));
-            return Err(gst::FlowError::NotNegotiated);
+            return Err(gst::FlowError::Error);
         }
         if let Some(summary) = message {
             let _ = self.obj().post_message(
@@ -399,6 +404,20 @@ fn read_meta<T>(meta: Option<Result<T, crate::meta::MetaError>>) -> Result<T, St
 }
 
 impl AlsClassify {
+    /// Posts `summary` and sends it downstream, serialized before what follows (EOS or the
+    /// next stream), so a downstream alsexport writes it after the frames it sums up.
+    fn send_summary(&self, summary: gst::Structure) {
+        let _ = self.obj().post_message(
+            gst::message::Element::builder(summary.clone())
+                .src(&*self.obj())
+                .build(),
+        );
+        let _ = self
+            .obj()
+            .src_pad()
+            .push_event(gst::event::CustomDownstream::new(summary));
+    }
+
     /// Classifies every face of a frame into `meta`; an error only when the stream cannot
     /// match the model at all.
     fn classify(

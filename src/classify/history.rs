@@ -117,6 +117,14 @@ impl Histories {
     pub fn clear(&mut self) {
         self.faces.clear();
     }
+
+    /// Forgets the recent frames of every face (their smoothing), keeping the totals.
+    pub fn restart_windows(&mut self) {
+        for face in self.faces.values_mut() {
+            face.recent.clear();
+            face.last_smoothed = None;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::{LABELS_KEY, NAME_KEY, SYNTHETIC_KEY};
-use crate::features::{FaceFeatures, FeatureSpec, PROP_PREFIX};
+use crate::features::{FaceFeatures, FeatureSpec};
 use crate::mesh::model::{environment, open_session};
 
 pub const INPUT_LANDMARKS: &str = "landmarks";
@@ -31,8 +31,7 @@ impl ModelInfo {
     /// Reads the info from metadata key-value pairs (`get` returns a key's value).
     pub fn from_props(path: &Path, get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let fail = |what: String| format!("{} is not a gst-als model: {what}", path.display());
-        let spec =
-            FeatureSpec::from_props(|key| get(&format!("{PROP_PREFIX}{key}"))).map_err(fail)?;
+        let spec = FeatureSpec::from_props(&get).map_err(fail)?;
         let labels: Vec<String> = get(LABELS_KEY)
             .ok_or_else(|| fail(format!("no {LABELS_KEY} in its metadata")))?
             .split(',')
@@ -69,9 +68,9 @@ pub struct ClassModel {
     pub info: ModelInfo,
 }
 
-/// `shape` is [dynamic or any, `width`].
+/// `shape` is [dynamic, `width`]: a frame with several faces is one batch.
 fn is_batch_of(shape: Option<Vec<i64>>, width: usize) -> bool {
-    shape.is_some_and(|s| s.len() == 2 && s[1] == width as i64)
+    shape.is_some_and(|s| s.len() == 2 && s[0] < 0 && s[1] == width as i64)
 }
 
 impl ClassModel {
@@ -193,11 +192,7 @@ mod tests {
             region_size: 128,
             fps: 30.0,
         };
-        let mut map: HashMap<String, String> = spec
-            .to_props()
-            .into_iter()
-            .map(|(k, v)| (format!("{PROP_PREFIX}{k}"), v))
-            .collect();
+        let mut map: HashMap<String, String> = spec.to_props().into_iter().collect();
         for (k, v) in extra {
             map.insert(k.to_string(), v.to_string());
         }

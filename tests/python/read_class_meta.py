@@ -28,7 +28,9 @@ def read_class(buf):
     labels = list(s.get_value("labels"))
     n, k = s.get_value("count"), len(labels)
     probabilities = struct.unpack("<%df" % (n * k), s.get_value("probabilities").get_data())
+    smoothed = struct.unpack("<%df" % (n * k), s.get_value("smoothed").get_data())
     reasons = list(s.get_value("reasons"))
+    face_labels = list(s.get_value("face-labels"))
     faces = []
     for i, face_id in enumerate(s.get_value("ids")):
         face = {"id": face_id, "classified": reasons[i] == ""}
@@ -36,12 +38,16 @@ def read_class(buf):
             face["probabilities"] = list(probabilities[i * k:(i + 1) * k])
         else:
             face["reason"] = reasons[i]
+        if face_labels[i]:
+            face["label"] = face_labels[i]
+            face["smoothed"] = list(smoothed[i * k:(i + 1) * k])
         faces.append(face)
     return {
         "model": s.get_value("model"),
         "synthetic": s.get_value("synthetic"),
         "labels": labels,
         "classified": s.get_value("classified"),
+        "reason": s.get_value("reason"),
         "faces": faces,
     }
 
@@ -92,6 +98,10 @@ def main():
             if face["classified"]:
                 for a, b in zip(face["probabilities"], ex["probabilities"]):
                     assert math.isclose(a, b, abs_tol=1e-6), (a, b)
+            assert face.get("label") == ex.get("label"), (face, ex)
+            for a, b in zip(face.get("smoothed", []), ex.get("smoothed", [])):
+                assert math.isclose(a, b, abs_tol=1e-6), (a, b)
+        assert meta["reason"] == exported.get("reason", "")
     assert not seen[0]["classified"] and seen[-1]["classified"]
     assert summary is not None, "als-summary posted at EOS"
     faces = summary.get_value("faces")
