@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! The whole chain on labelled synthetic subjects: generate, extract with the real elements,
+//! The whole chain on labelled synthetic subjects: generate 24 subjects, extract with the real elements,
 //! train and evaluate with subject-grouped folds, then classify held-out clips with
 //! `alsclassify` in a real pipeline. The same run with labels shuffled between subjects must
 //! stay near chance, so a pass shows the motion is learned, not leaked.
@@ -80,7 +80,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         "synth",
         &s(&clips),
         "--subjects",
-        "16",
+        "24",
         "--frames",
         "40",
         "--tasks",
