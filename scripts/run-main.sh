@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --lib --example make_face_clip -p gst-plugin-als
+cargo build --release -p als-train
 ./scripts/build-demo-model.sh release
 source scripts/env.sh
 

@@ -246,6 +246,15 @@ fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch>
             spec.region_size, flow.region_size
         )));
     }
+    if let Some(used) = &flow.farneback
+        && *used != spec.farneback
+    {
+        return Err(SpecMismatch(format!(
+            "the model was trained on alsflow {}, the stream's alsflow uses {}",
+            describe(&spec.farneback),
+            describe(used)
+        )));
+    }
     if spec.landmarks != LANDMARKS_PER_FACE {
         return Err(SpecMismatch(format!(
             "the model wants {} landmarks per face, alsmesh gives {LANDMARKS_PER_FACE}",
@@ -253,6 +262,14 @@ fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch>
         )));
     }
     Ok(())
+}
+
+/// Farneback settings as `alsflow` property assignments.
+fn describe(p: &FarnebackParams) -> String {
+    format!(
+        "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} gaussian-window={}",
+        p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.gaussian_window
+    )
 }
 
 fn face_features(
@@ -400,6 +417,7 @@ mod tests {
                 })
                 .collect(),
             reset_reason: None,
+            farneback: None,
         }
     }
 
@@ -560,5 +578,15 @@ mod tests {
         flow.region_size = 64;
         let text = check(&flow);
         assert!(text.contains("128") && text.contains("64"), "{text}");
+        let mut flow = flow_for(&[1], vec![0.0; 4]);
+        flow.farneback = Some(FarnebackParams {
+            winsize: 21,
+            ..spec().farneback
+        });
+        let text = check(&flow);
+        assert!(
+            text.contains("winsize=15") && text.contains("winsize=21"),
+            "{text}"
+        );
     }
 }

@@ -278,13 +278,23 @@ fn bad_models_fail_with_a_clear_error() {
 
 #[test]
 fn a_stream_that_does_not_match_the_model_names_both_sides() {
+    let err = mismatch_error("grid-width=8 grid-height=8");
+    assert!(err.contains("16x16") && err.contains("8x8"), "{err}");
+    let err = mismatch_error("grid-width=16 grid-height=16 winsize=21");
+    assert!(
+        err.contains("winsize=15") && err.contains("winsize=21"),
+        "{err}"
+    );
+}
+
+fn mismatch_error(flow_settings: &str) -> String {
     common::init();
     let photo = Photo::load(&common::asset("third_party/photos/astronaut.png")).unwrap();
     let subject = Subject::new(Profile::Typical, 5);
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width=640,height=480,\
-         framerate=30/1 ! videoconvert ! alsmesh ! alsflow region=face grid-width=8 \
-         grid-height=8 ! alsclassify model={} ! fakesink",
+         framerate=30/1 ! videoconvert ! alsmesh ! alsflow region=face {flow_settings} ! \
+         alsclassify model={} ! fakesink",
         demo_model().display()
     ))
     .unwrap();
@@ -301,6 +311,130 @@ fn a_stream_that_does_not_match_the_model_names_both_sides() {
         }
     }
     let _ = src.end_of_stream();
-    let err = common::run_to_error(&pipeline).to_string();
-    assert!(err.contains("16x16") && err.contains("8x8"), "{err}");
+    common::run_to_error(&pipeline).to_string()
+}
+
+/// A 320x240 RGB buffer carrying one face (id 1) with valid face flow whose cells all hold
+/// `motion`, as `alsmesh ! alsflow region=face grid-width=16 grid-height=16` would.
+fn meta_buffer(pts: u64, motion: f32) -> gst::Buffer {
+    use gstals::meta::{
+        Face, FaceMeta, FlowMeta, FlowStats, NormRect, NormRotatedRect, RegionFlow,
+    };
+    let landmarks: Vec<[f32; 3]> = (0..468)
+        .map(|i| {
+            let a = i as f32 * 0.37;
+            [
+                0.5 + 0.1 * a.cos() * (i % 7) as f32 / 7.0,
+                0.5 + 0.12 * a.sin(),
+                0.0,
+            ]
+        })
+        .collect();
+    let roi = NormRotatedRect {
+        cx: 0.5,
+        cy: 0.5,
+        width: 0.3,
+        height: 0.4,
+        rotation: 0.0,
+    };
+    let faces = FaceMeta {
+        faces: vec![Face {
+            id: 1,
+            detection_score: 0.9,
+            presence_score: 0.9,
+            bbox: NormRect {
+                x: 0.4,
+                y: 0.38,
+                width: 0.2,
+                height: 0.24,
+            },
+            roi,
+            landmarks,
+        }],
+        fresh: true,
+    };
+    let flow = FlowMeta {
+        region_kind: gstals::meta::REGION_FACE.into(),
+        region_size: 128,
+        grid_width: 16,
+        grid_height: 16,
+        regions: vec![RegionFlow {
+            face_id: 1,
+            roi,
+            stats: Some(FlowStats {
+                mean: motion as f64,
+                max: motion as f64,
+                p99: motion as f64,
+                mean_direction: 90.0,
+            }),
+            reset_reason: None,
+            grid: vec![motion; 256],
+        }],
+        reset_reason: None,
+        farneback: None,
+    };
+    let mut buffer = gst::Buffer::with_size(320 * 240 * 3).unwrap();
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_mseconds(pts * 33));
+        faces.attach(b).unwrap();
+        flow.attach(b).unwrap();
+    }
+    buffer
+}
+
+fn summary_events(h: &mut gst_check::Harness) -> Vec<ClassSummary> {
+    let mut out = Vec::new();
+    while let Some(event) = h.try_pull_event() {
+        if let gst::EventView::CustomDownstream(c) = event.view()
+            && let Some(s) = c.structure().filter(|s| s.name() == SUMMARY)
+        {
+            out.push(ClassSummary::from_structure(s).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_new_stream_gets_the_last_one_summarised_and_a_flush_restarts_smoothing() {
+    common::init();
+    let mut h = gst_check::Harness::new_parse(&format!(
+        "alsclassify model={} window=100",
+        demo_model().display()
+    ));
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=30/1");
+    for i in 0..3 {
+        let out = h
+            .push_and_pull(meta_buffer(i, 0.2 + 0.3 * i as f32))
+            .unwrap();
+        assert!(ClassMeta::read(&out).unwrap().unwrap().classified());
+    }
+    assert!(summary_events(&mut h).is_empty(), "no summary mid-stream");
+
+    // A flush (seek): the next frame's smoothed result is its own probabilities.
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+    let out = h.push_and_pull(meta_buffer(3, 0.05)).unwrap();
+    let face = &ClassMeta::read(&out).unwrap().unwrap().faces[0];
+    assert_eq!(face.smoothed, face.probabilities);
+
+    // A second stream without EOS between (concat, gapless playback).
+    assert!(h.push_event(gst::event::StreamStart::new("second")));
+    let summaries = summary_events(&mut h);
+    assert_eq!(
+        summaries.len(),
+        1,
+        "the first stream is summarised when the second starts"
+    );
+    assert_eq!(summaries[0].frames, 4);
+    assert_eq!(summaries[0].faces[0].frames_classified, 4);
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=30/1");
+    h.push_and_pull(meta_buffer(0, 0.1)).unwrap();
+    h.push_event(gst::event::Eos::new());
+    let summaries = summary_events(&mut h);
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].frames, 1, "the second stream counts from zero");
 }

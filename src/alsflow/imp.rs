@@ -301,6 +301,7 @@ impl AlsFlow {
                     ..Default::default()
                 }],
                 reset_reason: None,
+                farneback: Some(settings.params),
             },
             Some(_) => FlowMeta {
                 region_kind: REGION_FACE.into(),
@@ -309,6 +310,7 @@ impl AlsFlow {
                 grid_height: grid_cells(settings.grid_height, region_size) as u32,
                 regions: Vec::new(),
                 reset_reason: None,
+                farneback: Some(settings.params),
             },
         };
         let grid = (meta.grid_width as usize, meta.grid_height as usize);

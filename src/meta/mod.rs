@@ -187,6 +187,9 @@ pub struct FlowMeta {
     /// Why no region was analysed at all ("no-face", "gap" for a GAP buffer whose face meta is
     /// empty, "invalid-face-meta"); `None` when there are regions.
     pub reset_reason: Option<String>,
+    /// The Farneback settings the flow was computed with (`None` from writers that do not
+    /// say), so a classifier can check them against its training.
+    pub farneback: Option<crate::flow::FarnebackParams>,
 }
 
 impl FlowMeta {
@@ -241,6 +244,20 @@ impl FlowMeta {
         s.set("rois", f32_bytes(&rois));
         s.set("stats", f32_bytes(&stats));
         s.set("grids", f32_bytes(&grids));
+        if let Some(p) = &self.farneback {
+            s.set(
+                "farneback",
+                gst::Structure::builder("farneback")
+                    .field("pyr-scale", p.pyr_scale)
+                    .field("levels", p.levels)
+                    .field("winsize", p.winsize)
+                    .field("iterations", p.iterations)
+                    .field("poly-n", p.poly_n)
+                    .field("poly-sigma", p.poly_sigma)
+                    .field("gaussian-window", p.gaussian_window)
+                    .build(),
+            );
+        }
         Ok(())
     }
 
@@ -301,6 +318,18 @@ impl FlowMeta {
             grid_height,
             regions,
             reset_reason: s.get::<String>("reset-reason").ok(),
+            farneback: match s.get::<gst::Structure>("farneback") {
+                Ok(f) => Some(crate::flow::FarnebackParams {
+                    pyr_scale: field(&f, "pyr-scale")?,
+                    levels: field(&f, "levels")?,
+                    winsize: field(&f, "winsize")?,
+                    iterations: field(&f, "iterations")?,
+                    poly_n: field(&f, "poly-n")?,
+                    poly_sigma: field(&f, "poly-sigma")?,
+                    gaussian_window: field(&f, "gaussian-window")?,
+                }),
+                Err(_) => None,
+            },
         })
     }
 }
@@ -518,6 +547,7 @@ mod tests {
             grid_height: 2,
             regions: vec![face_flow(2, true), face_flow(5, false), face_flow(9, true)],
             reset_reason: None,
+            farneback: None,
         };
         let mut buffer = gst::Buffer::new();
         meta.attach(buffer.get_mut().unwrap()).unwrap();
@@ -539,6 +569,7 @@ mod tests {
             grid_height: 4,
             regions: Vec::new(),
             reset_reason: Some("no-face".into()),
+            farneback: None,
         };
         let mut buffer = gst::Buffer::new();
         meta.attach(buffer.get_mut().unwrap()).unwrap();
