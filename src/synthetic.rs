@@ -211,10 +211,11 @@ pub(crate) fn bytes_as_pixels(rgb: &[u8]) -> &[core::Vec3b] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn photo() -> Photo {
+    /// A 512x512 gradient standing in for the face photo.
+    pub(crate) fn photo() -> Photo {
         let rgb = (0..512 * 512)
             .flat_map(|i| [(i % 512 / 2) as u8, (i / 512 / 2) as u8, 50])
             .collect();

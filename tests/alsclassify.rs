@@ -438,3 +438,17 @@ fn a_new_stream_gets_the_last_one_summarised_and_a_flush_restarts_smoothing() {
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].frames, 1, "the second stream counts from zero");
 }
+
+#[test]
+fn a_frame_without_metas_says_which_is_missing() {
+    common::init();
+    let mut h =
+        gst_check::Harness::new_parse(&format!("alsclassify model={}", demo_model().display()));
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=30/1");
+    let out = h
+        .push_and_pull(gst::Buffer::with_size(320 * 240 * 3).unwrap())
+        .unwrap();
+    let meta = ClassMeta::read(&out).unwrap().unwrap();
+    assert!(!meta.classified());
+    assert_eq!(meta.reason.as_deref(), Some("no-face-meta"));
+}

@@ -342,14 +342,14 @@ impl BaseTransformImpl for AlsClassify {
         buffer: &mut gst::BufferRef,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
-        let faces = read_meta(FaceMeta::read(buffer));
-        let flow = read_meta(FlowMeta::read(buffer));
+        let faces = read_meta(FaceMeta::read(buffer), "no-face-meta");
+        let flow = read_meta(FlowMeta::read(buffer), "no-flow-meta");
         let mut guard = self.state.lock().unwrap();
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
         state.frames += 1;
-        let info = state.model.info.clone();
+        let info = &state.model.info;
         let mut meta = ClassMeta {
             model: info.name.clone(),
             synthetic: info.synthetic,
@@ -388,16 +388,12 @@ impl BaseTransformImpl for AlsClassify {
 }
 
 /// A meta that is missing or unreadable: the reason the frame is not classified.
-fn read_meta<T>(meta: Option<Result<T, crate::meta::MetaError>>) -> Result<T, String> {
+fn read_meta<T>(
+    meta: Option<Result<T, crate::meta::MetaError>>,
+    missing: &str,
+) -> Result<T, String> {
     match meta {
-        None => Err(format!(
-            "no-{}-meta",
-            std::any::type_name::<T>()
-                .rsplit("::")
-                .next()
-                .map_or("", |n| n.trim_end_matches("Meta"))
-                .to_lowercase()
-        )),
+        None => Err(missing.to_string()),
         Some(Err(err)) => Err(format!("bad-meta: {err}")),
         Some(Ok(meta)) => Ok(meta),
     }

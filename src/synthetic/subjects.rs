@@ -305,17 +305,7 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn photo() -> Photo {
-        let rgb = (0..512 * 512)
-            .flat_map(|i| [(i % 512 / 2) as u8, (i / 512 / 2) as u8, 50])
-            .collect();
-        Photo {
-            width: 512,
-            height: 512,
-            rgb,
-        }
-    }
+    use crate::synthetic::tests::photo;
 
     #[test]
     fn subjects_are_deterministic_and_differ() {
