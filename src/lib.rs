@@ -9,8 +9,9 @@
 //! detection, tracking, crops, the ONNX Runtime sessions), [`jsonl`] (the JSON Lines records)
 //! [`features`] (one frame's metas as the classifier's inputs), [`classify`] (the classifier's
 //! model and per-face smoothing) and [`synthetic`] (the test clips and labelled synthetic
-//! subjects). The elements `alsflow`, `alsmesh`, `alsclassify` and `alsexport` wrap
-//! them, and [`meta`] is the typed API to the metadata the elements attach to buffers.
+//! subjects). The elements `alsflow`, `alsmesh`, `alsclassify`, `alsexport` and
+//! `alsoverlay` wrap them (the last with [`draw`]), and [`meta`] is the typed API to the
+//! metadata the elements attach to buffers.
 
 use gst::glib;
 
@@ -18,7 +19,9 @@ mod alsclassify;
 mod alsexport;
 mod alsflow;
 mod alsmesh;
+mod alsoverlay;
 pub mod classify;
+pub mod draw;
 pub mod features;
 pub mod flow;
 pub mod jsonl;
@@ -49,6 +52,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     alsmesh::register(plugin)?;
     alsexport::register(plugin)?;
     alsclassify::register(plugin)?;
+    alsoverlay::register(plugin)?;
 
     Ok(())
 }
