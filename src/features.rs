@@ -234,9 +234,20 @@ fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch>
             spec.grid_width, spec.grid_height, frame.width, frame.height
         )));
     }
-    if (flow.grid_width, flow.grid_height) != want_grid {
+    // A finer face grid whose cells tile the square exactly pools to the model's grid
+    // exactly (a mean of equal-sized cell means), so alsflow's default grid fits a model
+    // trained on a coarser one.
+    let pools_to = |have: u32, want: u32| {
+        have == want
+            || (spec.flow_mode == FlowMode::Face
+                && want > 0
+                && have % want == 0
+                && flow.region_size % have == 0)
+    };
+    if !pools_to(flow.grid_width, want_grid.0) || !pools_to(flow.grid_height, want_grid.1) {
         return Err(SpecMismatch(format!(
-            "the model wants a {}x{} flow grid, the stream's alsflow gives {}x{}",
+            "the model wants a {}x{} flow grid (or a multiple of it whose cells divide \
+             region-size), the stream's alsflow gives {}x{}",
             want_grid.0, want_grid.1, flow.grid_width, flow.grid_height
         )));
     }
@@ -286,18 +297,47 @@ fn face_features(
         .filter(|r| r.is_valid())
         .map(|r| &r.grid)
         .ok_or(NotClassified::NoFlow)?;
-    if grid.len() != spec.flow_len() {
+    let (fw, fh) = match spec.flow_mode {
+        FlowMode::Face => (frame.flow.grid_width, frame.flow.grid_height),
+        FlowMode::Frame => (spec.grid_width, spec.grid_height),
+    };
+    if grid.len() != fw as usize * fh as usize {
         return Err(NotClassified::NoFlow);
     }
     if !grid.iter().all(|v| v.is_finite()) {
         return Err(NotClassified::BadFlow);
     }
     let landmarks = landmark_features(spec.landmark_mode, face, frame.width, frame.height)?;
+    let pooled = block_mean(grid, (fw, fh), (spec.grid_width, spec.grid_height));
     Ok(FaceFeatures {
         face_id: face.id,
         landmarks,
-        flow: grid.iter().map(|v| v * rate_scale).collect(),
+        flow: pooled.iter().map(|v| v * rate_scale).collect(),
     })
+}
+
+/// Means of `have`'s cells over blocks, down to the `want` grid; `have` must be a whole
+/// multiple of `want` in both directions (checked by `check_flow`).
+fn block_mean(grid: &[f32], have: (u32, u32), want: (u32, u32)) -> Vec<f32> {
+    if have == want {
+        return grid.to_vec();
+    }
+    let (hw, kx, ky) = (
+        have.0 as usize,
+        (have.0 / want.0) as usize,
+        (have.1 / want.1) as usize,
+    );
+    let n = (kx * ky) as f32;
+    (0..want.1 as usize)
+        .flat_map(|wy| (0..want.0 as usize).map(move |wx| (wx, wy)))
+        .map(|(wx, wy)| {
+            let sum: f32 = (0..ky)
+                .flat_map(|dy| (0..kx).map(move |dx| (dx, dy)))
+                .map(|(dx, dy)| grid[(wy * ky + dy) * hw + wx * kx + dx])
+                .sum();
+            sum / n
+        })
+        .collect()
 }
 
 fn landmark_features(
@@ -552,6 +592,27 @@ mod tests {
     }
 
     #[test]
+    fn a_finer_face_grid_pools_to_the_models_grid() {
+        let faces = FaceMeta {
+            faces: vec![face(1, 100.0, 80.0, 60.0, 0.0)],
+            fresh: true,
+        };
+        let mut flow = flow_for(&[1], (0..16).map(|v| v as f32).collect());
+        (flow.grid_width, flow.grid_height) = (4, 4);
+        let frame = Frame {
+            faces: &faces,
+            flow: &flow,
+            width: 400,
+            height: 200,
+            fps: None,
+        };
+        let out = extract(&spec(), &frame).unwrap();
+        let features = out[0].1.as_ref().unwrap();
+        // Blocks {0,1,4,5}, {2,3,6,7}, {8,9,12,13}, {10,11,14,15}.
+        assert_eq!(features.flow, vec![2.5, 4.5, 10.5, 12.5]);
+    }
+
+    #[test]
     fn a_mismatched_stream_is_one_error_naming_both_sides() {
         let faces = FaceMeta {
             faces: vec![face(1, 100.0, 80.0, 60.0, 0.0)],
@@ -570,10 +631,15 @@ mod tests {
         let mut flow = flow_for(&[1], vec![0.0; 4]);
         flow.region_kind = REGION_FRAME.into();
         assert!(check(&flow).contains("region=face") && check(&flow).contains("region=frame"));
-        let mut flow = flow_for(&[1], vec![0.0; 4]);
-        flow.grid_width = 4;
+        let mut flow = flow_for(&[1], vec![0.0; 6]);
+        flow.grid_width = 3;
         let text = check(&flow);
-        assert!(text.contains("2x2") && text.contains("4x2"), "{text}");
+        assert!(text.contains("2x2") && text.contains("3x2"), "{text}");
+        // A multiple of the model's grid is refused when its cells do not tile the square.
+        let mut flow = flow_for(&[1], vec![0.0; 16]);
+        (flow.grid_width, flow.grid_height, flow.region_size) = (4, 4, 126);
+        let text = check(&flow);
+        assert!(text.contains("4x4"), "{text}");
         let mut flow = flow_for(&[1], vec![0.0; 4]);
         flow.region_size = 64;
         let text = check(&flow);

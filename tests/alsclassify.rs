@@ -29,11 +29,23 @@ fn run_subject(
     claimed_fps: i32,
     classify: &str,
 ) -> (Vec<ClassMeta>, Vec<gst::Message>) {
+    run_subject_through(CHAIN, subject, frames, step, claimed_fps, classify)
+}
+
+/// [`run_subject`] with `chain` in place of [`CHAIN`].
+fn run_subject_through(
+    chain: &str,
+    subject: &Subject,
+    frames: usize,
+    step: usize,
+    claimed_fps: i32,
+    classify: &str,
+) -> (Vec<ClassMeta>, Vec<gst::Message>) {
     common::init();
     let photo = Photo::load(&common::asset("third_party/photos/astronaut.png")).unwrap();
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width=640,height=480,\
-         framerate={claimed_fps}/1 ! {CHAIN} ! {classify} ! appsink name=out sync=false"
+         framerate={claimed_fps}/1 ! {chain} ! {classify} ! appsink name=out sync=false"
     ))
     .unwrap();
     let src = common::appsrc(&pipeline);
@@ -132,6 +144,34 @@ fn faces_are_classified_per_frame_and_summarised_at_eos() {
     assert!((face.mean[1] - mean).abs() < 1e-4);
     assert_eq!(face.label.as_deref(), Some("typical"), "{summary:?}");
     assert_eq!(summary[0].flow_scale, 1.0);
+}
+
+#[test]
+fn alsflow_default_grid_pools_exactly_to_the_demo_models_grid() {
+    // The brief's typical line, `alsmesh ! alsflow region=face ! alsclassify`, with
+    // alsflow's default 32x32 grid against the demo model's 16x16.
+    let classify = format!("alsclassify model={}", demo_model().display());
+    let subject = Subject::new(Profile::Impaired, 77);
+    let (coarse, _) = run_subject(&subject, 12, 1, 30, &classify);
+    let (fine, _) = run_subject_through(
+        "videoconvert ! alsmesh ! alsflow region=face",
+        &subject,
+        12,
+        1,
+        30,
+        &classify,
+    );
+    assert_eq!(fine.len(), 12);
+    let classified = fine.iter().filter(|m| m.classified()).count();
+    assert!(classified >= 10, "{classified} frames classified");
+    for (a, b) in coarse.iter().zip(&fine) {
+        for (fa, fb) in a.faces.iter().zip(&b.faces) {
+            assert_eq!(fa.reason, fb.reason);
+            for (pa, pb) in fa.probabilities.iter().zip(&fb.probabilities) {
+                assert!((pa - pb).abs() < 1e-3, "{pa} vs {pb}");
+            }
+        }
+    }
 }
 
 /// Mean flow branch input of the frames' faces, as `alsclassify` computes it (the same

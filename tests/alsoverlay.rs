@@ -6,8 +6,8 @@
 mod common;
 
 use gst::prelude::*;
-use gst_video::prelude::*;
 use gst_video::VideoFormat;
+use gst_video::prelude::*;
 use gstals::meta::{Face, FaceMeta, NormRect, NormRotatedRect};
 
 const FORMATS: [VideoFormat; 6] = [

@@ -11,7 +11,10 @@
  * otherwise untouched.
  *
  * The model stores the features it was trained on; a stream whose metas differ (another
- * `alsflow` grid, region or region size) is refused with one error naming both sides. Flow
+ * `alsflow` grid, region or region size) is refused with one error naming both sides. A face
+ * grid that is a whole multiple of the model's, with cells that tile the face square (such as
+ * `alsflow`'s default 32x32 for the demo model's 16x16), is pooled to the model's grid, which
+ * gives exactly the coarser grid's cell means. Flow
  * magnitudes are pixels per frame, so they are scaled by the stream's frame rate over the
  * model's (the summary's `flow-scale`).
  *
