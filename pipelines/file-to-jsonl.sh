@@ -4,6 +4,7 @@
 # Usage: pipelines/file-to-jsonl.sh INPUT OUTPUT.jsonl   (after ./scripts/run-main.sh)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
+als_require_plugin
 exec gst-launch-1.0 -e filesrc location="${1:?input video}" ! decodebin ! videoconvert \
   ! queue ! alsmesh ! queue ! alsflow region=face ! alsexport location="${2:?output .jsonl}" \
   ! fakesink

@@ -6,6 +6,7 @@
 # Usage: pipelines/rtsp-to-jsonl.sh rtsp://camera/stream
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
+als_require_plugin
 exec gst-launch-1.0 -q rtspsrc location="${1:?rtsp url}" latency=200 ! decodebin ! videoconvert \
   ! queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 \
   ! alsmesh ! queue ! alsflow region=face ! alsexport location=- ! fakesink sync=false
