@@ -241,8 +241,8 @@ fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch>
         have == want
             || (spec.flow_mode == FlowMode::Face
                 && want > 0
-                && have % want == 0
-                && flow.region_size % have == 0)
+                && have.is_multiple_of(want)
+                && flow.region_size.is_multiple_of(have))
     };
     if !pools_to(flow.grid_width, want_grid.0) || !pools_to(flow.grid_height, want_grid.1) {
         return Err(SpecMismatch(format!(

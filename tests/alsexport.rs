@@ -136,6 +136,29 @@ fn frames_without_metas_get_bare_lines() {
 }
 
 #[test]
+fn append_adds_to_the_file_and_the_default_replaces_it() {
+    init();
+    let out = scratch_dir("export_append").join("out.jsonl");
+    let run = |extra: &str, frames: u32| {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers={frames} ! video/x-raw,width=64,height=48 ! \
+             alsexport location={} {extra} ! fakesink",
+            out.display()
+        ))
+        .unwrap();
+        run_to_eos(&pipeline);
+        lines(&out).len()
+    };
+    assert_eq!(run("", 2), 2);
+    assert_eq!(
+        run("append=true", 3),
+        5,
+        "a restarted pipeline keeps the earlier lines"
+    );
+    assert_eq!(run("", 1), 1);
+}
+
+#[test]
 fn unwritable_location_is_an_element_error() {
     init();
     let pipeline = gst::parse::launch(

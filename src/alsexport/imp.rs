@@ -59,6 +59,7 @@ struct Settings {
     location: Option<String>,
     flow_grid: bool,
     landmarks: bool,
+    append: bool,
 }
 
 impl Default for Settings {
@@ -67,6 +68,7 @@ impl Default for Settings {
             location: None,
             flow_grid: false,
             landmarks: true,
+            append: false,
         }
     }
 }
@@ -181,6 +183,12 @@ impl ObjectImpl for AlsExport {
                     .default_value(Settings::default().landmarks)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("append")
+                    .nick("Append")
+                    .blurb("Add to the end of an existing file instead of replacing it (for a pipeline that is restarted, such as a relay reconnecting to its camera)")
+                    .default_value(Settings::default().append)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -192,6 +200,7 @@ impl ObjectImpl for AlsExport {
             "location" => s.location = value.get().expect("type checked upstream"),
             "flow-grid" => s.flow_grid = value.get().expect("type checked upstream"),
             "landmarks" => s.landmarks = value.get().expect("type checked upstream"),
+            "append" => s.append = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
     }
@@ -202,6 +211,7 @@ impl ObjectImpl for AlsExport {
             "location" => s.location.to_value(),
             "flow-grid" => s.flow_grid.to_value(),
             "landmarks" => s.landmarks.to_value(),
+            "append" => s.append.to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -238,7 +248,10 @@ impl BaseTransformImpl for AlsExport {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let location = self.settings.lock().unwrap().location.clone();
+        let (location, append) = {
+            let s = self.settings.lock().unwrap();
+            (s.location.clone(), s.append)
+        };
         let output = match location.as_deref() {
             None | Some("") => {
                 return Err(gst::error_msg!(
@@ -249,7 +262,15 @@ impl BaseTransformImpl for AlsExport {
             Some(path) if STDOUT_LOCATIONS.contains(&path) => Output::Stdout,
             Some(path) => {
                 // Opening a FIFO waits for its reader, as filesink does.
-                let file = File::create(path).map_err(|err| {
+                let opened = if append {
+                    std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(path)
+                } else {
+                    File::create(path)
+                };
+                let file = opened.map_err(|err| {
                     gst::error_msg!(
                         gst::ResourceError::OpenWrite,
                         ("Could not open {path} for writing: {err}")
@@ -257,7 +278,9 @@ impl BaseTransformImpl for AlsExport {
                 })?;
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
                 if regular {
-                    Output::File { file, committed: 0 }
+                    // Appending, a failed write is cut back to where this run began.
+                    let committed = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    Output::File { file, committed }
                 } else {
                     Output::Stream(file)
                 }

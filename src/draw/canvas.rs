@@ -234,7 +234,7 @@ impl<'a> Canvas<'a> {
                 let luma = &mut self.planes[0];
                 let at = y * luma.stride + x;
                 luma.data[at] = mix(luma.data[at], paint.components[0], alpha);
-                if x % 2 == 0 && y % 2 == 0 {
+                if x.is_multiple_of(2) && y.is_multiple_of(2) {
                     let (cx, cy) = (x / 2, y / 2);
                     let p = &mut self.planes[u_plane];
                     let at = cy * p.stride + cx * chroma_step + u;

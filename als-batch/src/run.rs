@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! One video through the elements: `.part` outputs renamed into place on EOS, deleted on
+//! an error, a stall or an abort.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gstals::features::{FeatureSpec, FlowMode};
+
+use crate::discover::{Video, part};
+use crate::summary::{self, Row};
+
+/// How every video is processed.
+pub struct Settings {
+    /// The `alsflow` element of the launch line, with its properties.
+    pub flow: String,
+    /// The classifier model; `None`: no `alsclassify`.
+    pub model: Option<PathBuf>,
+    pub annotate: bool,
+    pub landmarks: bool,
+    /// A video whose pipeline makes no progress for this long fails.
+    pub stall: Duration,
+}
+
+/// The `alsflow` element a model's features need.
+pub fn flow_for_model(spec: &FeatureSpec) -> String {
+    let p = &spec.farneback;
+    let common = format!(
+        "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} gaussian-window={}",
+        p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.gaussian_window
+    );
+    match spec.flow_mode {
+        FlowMode::Face => format!(
+            "alsflow region=face region-size={} grid-width={} grid-height={} {common}",
+            spec.region_size, spec.grid_width, spec.grid_height
+        ),
+        FlowMode::Frame => format!(
+            "alsflow region=frame grid-width={} grid-height={} {common}",
+            spec.grid_width, spec.grid_height
+        ),
+    }
+}
+
+/// Where the outputs of `video` go.
+pub struct Outputs {
+    pub jsonl: PathBuf,
+    pub mp4: Option<PathBuf>,
+}
+
+impl Outputs {
+    pub fn new(video: &Video, out_dir: &Path, annotate: bool) -> Self {
+        Self {
+            jsonl: video.output(out_dir, "jsonl"),
+            mp4: annotate.then(|| video.output(out_dir, "mp4")),
+        }
+    }
+
+    fn finals(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.jsonl).chain(self.mp4.as_ref())
+    }
+
+    /// Removes the partial outputs and, since this run replaces them, earlier final ones.
+    fn discard(&self) {
+        for path in self.finals() {
+            let _ = std::fs::remove_file(part(path));
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn launch_line(settings: &Settings) -> String {
+    let classify = if settings.model.is_some() {
+        "alsclassify name=batch_classify ! "
+    } else {
+        ""
+    };
+    let tail = if settings.annotate {
+        "alsoverlay ! queue ! videoconvert ! x264enc speed-preset=veryfast ! \
+         video/x-h264,profile=main ! h264parse ! mp4mux faststart=true ! filesink name=batch_mp4"
+    } else {
+        "fakesink sync=false"
+    };
+    // queue2 puts the demuxer in push mode: in pull mode decodebin can swallow the error a
+    // demuxer posts while it is being started (a truncated MP4's "no playable streams"),
+    // and the pipeline would wait for the stall timeout.
+    format!(
+        "filesrc name=batch_src ! queue2 ! decodebin ! queue ! videoconvert ! alsmesh ! queue ! {} ! \
+         {classify}alsexport name=batch_export landmarks={} ! {tail}",
+        settings.flow, settings.landmarks
+    )
+}
+
+fn element(pipeline: &gst::Pipeline, name: &str) -> Result<gst::Element, String> {
+    pipeline
+        .by_name(name)
+        .ok_or_else(|| format!("the pipeline has no element {name}"))
+}
+
+fn path_text(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))
+}
+
+/// Builds the pipeline for one video, its locations set as properties (any file name works).
+fn build(
+    input: &Path,
+    outputs: &Outputs,
+    settings: &Settings,
+    frames: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+) -> Result<gst::Pipeline, String> {
+    let pipeline = gst::parse::launch(&launch_line(settings))
+        .map_err(|e| format!("could not build the pipeline: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "the launch line is not a pipeline".to_string())?;
+    element(&pipeline, "batch_src")?.set_property("location", path_text(input)?);
+    let export = element(&pipeline, "batch_export")?;
+    export.set_property("location", path_text(&part(&outputs.jsonl))?);
+    if let (Some(model), Some(classify)) = (&settings.model, pipeline.by_name("batch_classify")) {
+        classify.set_property("model", path_text(model)?);
+    }
+    if let Some(mp4) = &outputs.mp4 {
+        element(&pipeline, "batch_mp4")?.set_property("location", path_text(&part(mp4))?);
+    }
+    let pad = export
+        .static_pad("sink")
+        .ok_or("alsexport has no sink pad")?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        frames.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(1, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+    Ok(pipeline)
+}
+
+/// How a pipeline ended.
+enum End {
+    Eos,
+    Failed(String),
+    Aborted,
+}
+
+/// Plays `pipeline` to its end, failing when no frame arrives for `stall`.
+fn play(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration, abort: &AtomicBool) -> End {
+    let Some(bus) = pipeline.bus() else {
+        return End::Failed("the pipeline has no bus".into());
+    };
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        // The reason is on the bus.
+        let why = bus
+            .pop_filtered(&[gst::MessageType::Error])
+            .and_then(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(error_text(e)),
+                _ => None,
+            });
+        return End::Failed(why.unwrap_or_else(|| "the pipeline would not start".into()));
+    }
+    let (mut seen, mut last_progress) = (0, Instant::now());
+    loop {
+        if abort.load(Ordering::SeqCst) {
+            return End::Aborted;
+        }
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(200),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => return End::Eos,
+            Some(gst::MessageView::Error(e)) => return End::Failed(error_text(e)),
+            _ => {}
+        }
+        let now = frames.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, last_progress) = (now, Instant::now());
+        } else if last_progress.elapsed() > stall {
+            return End::Failed(format!(
+                "stalled: no frame for {} s after frame {seen}",
+                stall.as_secs()
+            ));
+        }
+    }
+}
+
+fn error_text(e: &gst::message::Error) -> String {
+    let source = e
+        .src()
+        .map(|s| format!("{}: ", s.name()))
+        .unwrap_or_default();
+    // "Internal data stream error." says little; the debug text's last line says why.
+    let why = e
+        .debug()
+        .and_then(|d| d.lines().last().map(str::trim).map(str::to_string))
+        .filter(|_| e.error().matches(gst::StreamError::Failed));
+    match why {
+        Some(why) if why.contains("not-linked") => format!("{source}no video stream ({why})"),
+        Some(why) => format!("{source}{} ({why})", e.error()),
+        None => format!("{source}{}", e.error()),
+    }
+}
+
+/// Processes one video and returns its summary row; `frames` counts its frames as they pass,
+/// `total` those of the whole run. `abort` stops it (status `interrupted`).
+pub fn process(
+    video: &Video,
+    in_dir: &Path,
+    out_dir: &Path,
+    settings: &Settings,
+    total: Arc<AtomicU64>,
+    abort: &AtomicBool,
+) -> Row {
+    let outputs = Outputs::new(video, out_dir, settings.annotate);
+    match run_one(video, in_dir, &outputs, settings, total, abort) {
+        Ok(row) => row,
+        Err(status) => {
+            outputs.discard();
+            Row::failed(video.name(), status)
+        }
+    }
+}
+
+fn run_one(
+    video: &Video,
+    in_dir: &Path,
+    outputs: &Outputs,
+    settings: &Settings,
+    total: Arc<AtomicU64>,
+    abort: &AtomicBool,
+) -> Result<Row, String> {
+    let error = |why: String| summary::error_status(&why);
+    let input = in_dir.join(&video.rel);
+    if let Some(parent) = outputs.jsonl.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| error(format!("could not create {}: {e}", parent.display())))?;
+    }
+    let frames = Arc::new(AtomicU64::new(0));
+    let pipeline = build(&input, outputs, settings, frames.clone(), total).map_err(error)?;
+    let end = play(&pipeline, &frames, settings.stall, abort);
+    let _ = pipeline.set_state(gst::State::Null);
+    drop(pipeline);
+    match end {
+        End::Eos => {}
+        End::Failed(why) => return Err(error(why)),
+        End::Aborted => return Err(summary::STATUS_INTERRUPTED.into()),
+    }
+    let partial = part(&outputs.jsonl);
+    let text = std::fs::read_to_string(&partial)
+        .map_err(|e| error(format!("could not read back {}: {e}", partial.display())))?;
+    let row = summary::row_from_jsonl(video.name(), &text).map_err(error)?;
+    if row.frames == Some(0) {
+        return Err(error("no video frame decoded".into()));
+    }
+    for path in outputs.finals() {
+        std::fs::rename(part(path), path)
+            .map_err(|e| error(format!("could not rename to {}: {e}", path.display())))?;
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_lines_name_the_elements_whose_locations_are_set() {
+        let mut settings = Settings {
+            flow: "alsflow region=face".into(),
+            model: Some("m.onnx".into()),
+            annotate: false,
+            landmarks: false,
+            stall: Duration::from_secs(1),
+        };
+        let line = launch_line(&settings);
+        assert!(
+            line.starts_with("filesrc name=batch_src ! queue2 ! decodebin !"),
+            "{line}"
+        );
+        assert!(line.contains("alsflow region=face ! alsclassify name=batch_classify ! alsexport name=batch_export landmarks=false ! fakesink"), "{line}");
+        settings.model = None;
+        settings.annotate = true;
+        let line = launch_line(&settings);
+        assert!(!line.contains("alsclassify"), "{line}");
+        assert!(
+            line.contains("alsoverlay") && line.ends_with("filesink name=batch_mp4"),
+            "{line}"
+        );
+        assert!(!line.contains("location"), "{line}");
+    }
+}

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The relay: one ingest pipeline per connection to the source (decode, scale, the gst-als
+//! elements, the overlay, an appsink) and one RTSP mount whose shared media reads an appsrc.
+//! The served stream outlives the source: while the source is away viewers get a status card
+//! at the same size and rate, and the relay reconnects with bounded back-off.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::glib;
+use gst::prelude::*;
+use gst_rtsp_server::prelude::*;
+
+use crate::card::status_frame;
+
+/// What `als-rtsp relay` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RelayOptions {
+    /// A URI GStreamer can read (`rtsp://`, `file://`, ...).
+    pub source: String,
+    pub address: String,
+    pub port: u16,
+    pub mount: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub jsonl: Option<PathBuf>,
+    /// `None`: no classifier; `Some(None)`: alsclassify's default model.
+    pub model: Option<Option<PathBuf>>,
+    pub latency_ms: u32,
+    pub tcp: bool,
+    pub source_timeout: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Failed connections in a row before giving up; 0 = never.
+    pub max_attempts: u32,
+    pub bitrate_kbps: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Link {
+    /// Waiting for the first frame of a connection started at this instant.
+    Connecting(Instant),
+    Live,
+    Lost,
+}
+
+/// What the streaming threads and the main loop share.
+struct Shared {
+    /// The appsrc of the media being served, while there is one (viewers connected).
+    served: Mutex<Option<gst_app::AppSrc>>,
+    link: Mutex<(Link, Option<Instant>)>,
+    /// Set by the first frame of a connection, taken by the main loop.
+    connected: Mutex<Option<String>>,
+    received: AtomicU64,
+    served_frames: AtomicU64,
+}
+
+impl Shared {
+    /// Sends `buffer` to the viewers, timestamped by the served pipeline's clock.
+    fn serve(&self, buffer: &gst::Buffer) {
+        let Some(src) = self.served.lock().unwrap().clone() else {
+            return;
+        };
+        let mut out = buffer.copy();
+        {
+            let b = out.make_mut();
+            b.set_pts(gst::ClockTime::NONE);
+            b.set_dts(gst::ClockTime::NONE);
+        }
+        if src.push_buffer(out).is_ok() {
+            self.served_frames.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn link(&self) -> Link {
+        self.link.lock().unwrap().0
+    }
+}
+
+struct Relay {
+    options: RelayOptions,
+    shared: Arc<Shared>,
+    ingest: Option<(gst::Element, gst::bus::BusWatchGuard)>,
+    backoff: Duration,
+    failures: u32,
+    reconnects: u64,
+    ever_live: bool,
+    main_loop: glib::MainLoop,
+    exit_code: i32,
+}
+
+fn say(text: &str) {
+    eprintln!("als-rtsp: {text}");
+}
+
+/// Runs the relay until Ctrl-C (exit code 0) or until `max_attempts` connections in a row
+/// have failed (exit code 1).
+pub fn run(options: RelayOptions) -> Result<i32, String> {
+    if !options.width.is_multiple_of(2) || !options.height.is_multiple_of(2) {
+        return Err(format!(
+            "--width and --height must be even (I420): {}x{}",
+            options.width, options.height
+        ));
+    }
+    if gst::Element::make_from_uri(gst::URIType::Src, &options.source, None).is_err() {
+        return Err(format!(
+            "no GStreamer source can read {:?}: give an rtsp://, file:// or other URI",
+            options.source
+        ));
+    }
+    let shared = Arc::new(Shared {
+        served: Mutex::new(None),
+        link: Mutex::new((Link::Connecting(Instant::now()), None)),
+        connected: Mutex::new(None),
+        received: AtomicU64::new(0),
+        served_frames: AtomicU64::new(0),
+    });
+    let main_loop = glib::MainLoop::new(None, false);
+    let server = serve_annotated(&options, &shared)?;
+    let server_source = server.attach(None).map_err(|e| {
+        format!(
+            "could not serve RTSP on {}:{}: {e} (is the port in use?)",
+            options.address, options.port
+        )
+    })?;
+    say(&format!(
+        "serving rtsp://{}:{}{} from {}",
+        options.address, options.port, options.mount, options.source
+    ));
+
+    let relay = Rc::new(RefCell::new(Relay {
+        backoff: options.min_backoff,
+        options: options.clone(),
+        shared: shared.clone(),
+        ingest: None,
+        failures: 0,
+        reconnects: 0,
+        ever_live: false,
+        main_loop: main_loop.clone(),
+        exit_code: 0,
+    }));
+
+    let quit = main_loop.clone();
+    ctrlc::set_handler(move || quit.quit())
+        .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))?;
+
+    let cards = [
+        status_frame(
+            options.width as usize,
+            options.height as usize,
+            "waiting for the source",
+        )?,
+        status_frame(
+            options.width as usize,
+            options.height as usize,
+            "source lost - reconnecting",
+        )?,
+    ]
+    .map(gst::Buffer::from_mut_slice);
+    let card_shared = shared.clone();
+    let _cards = glib::timeout_add_local(Duration::from_secs(1) / options.fps.max(1), move || {
+        match card_shared.link() {
+            Link::Live => {}
+            Link::Connecting(_) if card_shared.received.load(Ordering::Relaxed) == 0 => {
+                card_shared.serve(&cards[0])
+            }
+            _ => card_shared.serve(&cards[1]),
+        }
+        glib::ControlFlow::Continue
+    });
+    let watched = relay.clone();
+    let _watchdog = glib::timeout_add_local(Duration::from_millis(200), move || {
+        watchdog(&watched);
+        glib::ControlFlow::Continue
+    });
+
+    connect(&relay);
+    main_loop.run();
+
+    let mut r = relay.borrow_mut();
+    if let Some((pipeline, _watch)) = r.ingest.take() {
+        let _ = pipeline.set_state(gst::State::Null);
+    }
+    server_source.remove();
+    say(&format!(
+        "stopped: {} frames from the source, {} served, {} reconnections",
+        shared.received.load(Ordering::Relaxed),
+        shared.served_frames.load(Ordering::Relaxed),
+        r.reconnects
+    ));
+    Ok(r.exit_code)
+}
+
+/// The RTSP server with the annotated mount: a shared media reading an appsrc that the
+/// relay feeds.
+fn serve_annotated(
+    options: &RelayOptions,
+    shared: &Arc<Shared>,
+) -> Result<gst_rtsp_server::RTSPServer, String> {
+    if !options.mount.starts_with('/') {
+        return Err(format!("--mount must start with /: {:?}", options.mount));
+    }
+    let server = gst_rtsp_server::RTSPServer::new();
+    server.set_address(&options.address);
+    server.set_service(&options.port.to_string());
+    let factory = gst_rtsp_server::RTSPMediaFactory::new();
+    factory.set_launch(&format!(
+        "( appsrc name=annotated is-live=true format=time do-timestamp=true \
+         max-time=2000000000 leaky-type=downstream ! queue ! \
+         x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate={kbps} ! \
+         video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+        fps = options.fps,
+        kbps = options.bitrate_kbps,
+    ));
+    factory.set_shared(true);
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .field("width", options.width as i32)
+        .field("height", options.height as i32)
+        .field("framerate", gst::Fraction::new(options.fps as i32, 1))
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build();
+    let configured = shared.clone();
+    factory.connect_media_configure(move |_, media| {
+        let src = media
+            .element()
+            .downcast_ref::<gst::Bin>()
+            .and_then(|bin| bin.by_name_recurse_up("annotated"))
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        let Some(src) = src else {
+            say("the served pipeline has no appsrc named annotated");
+            return;
+        };
+        src.set_caps(Some(&caps));
+        *configured.served.lock().unwrap() = Some(src);
+        let unprepared = configured.clone();
+        media.connect_unprepared(move |_| {
+            *unprepared.served.lock().unwrap() = None;
+        });
+    });
+    server
+        .mount_points()
+        .ok_or("the RTSP server has no mount points")?
+        .add_factory(&options.mount, factory);
+    server.connect_client_connected(|_, client| {
+        say("viewer connected");
+        client.connect_closed(|_| say("viewer left"));
+    });
+    Ok(server)
+}
+
+/// The ingest pipeline of one connection.
+fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Element, String> {
+    let classify = if options.model.is_some() {
+        "alsclassify name=classify ! "
+    } else {
+        ""
+    };
+    let export = if options.jsonl.is_some() {
+        "alsexport name=export append=true landmarks=false ! "
+    } else {
+        ""
+    };
+    let launch = format!(
+        "uridecodebin name=source ! videoconvert ! videoscale ! \
+         video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! \
+         queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! \
+         alsmesh ! alsflow region=face ! {classify}{export}alsoverlay ! videoconvert ! \
+         video/x-raw,format=I420 ! appsink name=annotated sync=false max-buffers=4",
+        w = options.width,
+        h = options.height,
+    );
+    let pipeline = gst::parse::launch(&launch)
+        .map_err(|e| format!("could not build the relay pipeline: {e}"))?;
+    let bin = pipeline
+        .downcast_ref::<gst::Bin>()
+        .ok_or("the relay pipeline is not a bin")?;
+    let by_name = |name: &str| {
+        bin.by_name(name)
+            .ok_or_else(|| format!("the relay pipeline has no {name}"))
+    };
+    let source = by_name("source")?;
+    source.set_property("uri", &options.source);
+    let (latency, tcp) = (options.latency_ms, options.tcp);
+    source.connect("source-setup", false, move |args| {
+        if let Some(Ok(src)) = args.get(1).map(|v| v.get::<gst::Element>()) {
+            if src.has_property("latency") {
+                src.set_property("latency", latency);
+            }
+            if tcp && src.has_property("protocols") {
+                src.set_property_from_str("protocols", "tcp");
+            }
+        }
+        None
+    });
+    if let Some(Some(model)) = &options.model {
+        by_name("classify")?.set_property("model", model.display().to_string());
+    }
+    if let Some(jsonl) = &options.jsonl {
+        by_name("export")?.set_property("location", jsonl.display().to_string());
+    }
+    let sink = by_name("annotated")?
+        .downcast::<gst_app::AppSink>()
+        .map_err(|_| "annotated is not an appsink".to_string())?;
+    let frames = shared.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let Some(buffer) = sample.buffer_owned() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                {
+                    let mut link = frames.link.lock().unwrap();
+                    if link.0 != Link::Live {
+                        link.0 = Link::Live;
+                        let caps = sample.caps().map(|c| c.to_string()).unwrap_or_default();
+                        *frames.connected.lock().unwrap() = Some(caps);
+                    }
+                    link.1 = Some(Instant::now());
+                }
+                frames.received.fetch_add(1, Ordering::Relaxed);
+                frames.serve(&buffer);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    Ok(pipeline)
+}
+
+fn connect(this: &Rc<RefCell<Relay>>) {
+    let started = {
+        let mut r = this.borrow_mut();
+        *r.shared.link.lock().unwrap() = (Link::Connecting(Instant::now()), None);
+        build_ingest(&r.options, &r.shared).and_then(|pipeline| {
+            let bus = pipeline.bus().ok_or("the relay pipeline has no bus")?;
+            let weak = Rc::downgrade(this);
+            let watch = bus
+                .add_watch_local(move |_, message| {
+                    if let Some(this) = weak.upgrade() {
+                        on_message(&this, message);
+                    }
+                    glib::ControlFlow::Continue
+                })
+                .map_err(|e| format!("could not watch the relay pipeline: {e}"))?;
+            r.ingest = Some((pipeline.clone(), watch));
+            pipeline
+                .set_state(gst::State::Playing)
+                .map(|_| ())
+                .map_err(|_| "the relay pipeline did not start".to_string())
+        })
+    };
+    if let Err(reason) = started {
+        lost(this, &reason);
+    }
+}
+
+fn on_message(this: &Rc<RefCell<Relay>>, message: &gst::Message) {
+    match message.view() {
+        gst::MessageView::Error(err) => {
+            let from = err
+                .src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default();
+            lost(this, &format!("{} ({from})", err.error()));
+        }
+        gst::MessageView::Eos(_) => lost(this, "the source ended its stream"),
+        gst::MessageView::Warning(w) => say(&format!("warning: {}", w.error())),
+        _ => {}
+    }
+}
+
+/// Drops the connection and schedules the next one, or gives up. The connection's bus watch
+/// goes with it, so one connection is reported lost once.
+fn lost(this: &Rc<RefCell<Relay>>, reason: &str) {
+    let mut r = this.borrow_mut();
+    if let Some((pipeline, _watch)) = r.ingest.take() {
+        let _ = pipeline.set_state(gst::State::Null);
+    }
+    let was_live = r.shared.link() == Link::Live;
+    r.shared.link.lock().unwrap().0 = Link::Lost;
+    if was_live {
+        r.failures = 0;
+        r.backoff = r.options.min_backoff;
+    }
+    r.failures += 1;
+    let what = if was_live {
+        "source lost"
+    } else if r.ever_live {
+        "source still unreachable"
+    } else {
+        "source unreachable"
+    };
+    if r.options.max_attempts > 0 && r.failures >= r.options.max_attempts {
+        say(&format!(
+            "{what}: {reason}; giving up after {} failed connections",
+            r.failures
+        ));
+        r.exit_code = 1;
+        r.main_loop.quit();
+        return;
+    }
+    let delay = r.backoff;
+    r.backoff = (r.backoff * 2).min(r.options.max_backoff);
+    say(&format!(
+        "{what}: {reason}; reconnecting in {:.1} s",
+        delay.as_secs_f64()
+    ));
+    let next = this.clone();
+    glib::timeout_add_local_once(delay, move || {
+        next.borrow_mut().reconnects += 1;
+        connect(&next);
+    });
+}
+
+/// Reports new connections, and drops one that delivers no frames for `source_timeout`
+/// (a server that vanished without closing the connection, or never answers).
+fn watchdog(this: &Rc<RefCell<Relay>>) {
+    let (connected, link, last, timeout) = {
+        let r = this.borrow();
+        let link = *r.shared.link.lock().unwrap();
+        let connected = r.shared.connected.lock().unwrap().take();
+        (connected, link.0, link.1, r.options.source_timeout)
+    };
+    if let Some(caps) = connected {
+        let mut r = this.borrow_mut();
+        r.ever_live = true;
+        r.failures = 0;
+        r.backoff = r.options.min_backoff;
+        say(&format!("source connected: {caps}"));
+    }
+    if this.borrow().ingest.is_none() {
+        return;
+    }
+    match link {
+        Link::Live if last.is_some_and(|t| t.elapsed() > timeout) => lost(
+            this,
+            &format!("no frame for {:.1} s", timeout.as_secs_f64()),
+        ),
+        Link::Connecting(since) if since.elapsed() > timeout * 2 => lost(
+            this,
+            &format!("no frame within {:.1} s", (timeout * 2).as_secs_f64()),
+        ),
+        _ => {}
+    }
+}
