@@ -288,7 +288,10 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
     // While the source was away the viewer kept getting frames: the flat status card. The
     // edges are left out: frames in flight when the loss was reported, and the first live
     // frames, which reach the viewer before the relay's report of them.
-    let (from, to) = (lost + Duration::from_millis(500), back - Duration::from_millis(500));
+    let (from, to) = (
+        lost + Duration::from_millis(500),
+        back - Duration::from_millis(500),
+    );
     let outage: Vec<&Seen> = seen.iter().filter(|s| s.at > from && s.at < to).collect();
     let outage_s = to.duration_since(from).as_secs_f64();
     assert!(

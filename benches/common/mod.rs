@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gst::prelude::*;
+use gstals::synthetic::{Photo, Scenario, render};
 
 /// Runs `launch` to EOS and returns the seconds it took.
 pub fn run(launch: &str) -> f64 {
@@ -46,3 +48,81 @@ pub fn cpu_seconds() -> f64 {
 
 /// `sysconf(_SC_CLK_TCK)`, 100 on every Linux this runs on.
 const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// Encodes `n` frames of the talking face (or, with `empty_room`, a clip whose face is
+/// there only one frame in ten) as H.264 in MP4.
+#[allow(dead_code)] // not every bench decodes a clip
+pub fn make_clip(dir: &Path, n: usize, empty_room: bool) -> PathBuf {
+    let name = if empty_room { "room" } else { "face" };
+    let path = dir.join(format!("bench-{name}-{n}.mp4"));
+    if path.exists() {
+        return path;
+    }
+    let photo = Photo::load(&PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/third_party/photos/astronaut.png"
+    )))
+    .expect("photo: run scripts/setup.sh");
+    let scenario = Scenario::Talking {
+        scale_percent: 150,
+        roll_degrees: 0,
+    };
+    let (w, h, cycle) = scenario.geometry();
+    let empty = vec![96u8; w * h * 3];
+    let rendered: Vec<Vec<u8>> = (0..cycle)
+        .map(|i| render(&photo, scenario, i).expect("render"))
+        .collect();
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
+         framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=fast ! \
+         mp4mux ! filesink location={}",
+        path.display()
+    ))
+    .expect("parses");
+    let src = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("src"))
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("appsrc");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    for i in 0..n {
+        // Long stretches of no face: 90 frames of room, then 10 with the face.
+        let data = if empty_room && i % 100 < 90 {
+            &empty
+        } else {
+            &rendered[i % cycle]
+        };
+        let mut buffer = gst::Buffer::from_slice(data.clone());
+        {
+            let b = buffer.get_mut().expect("writable");
+            b.set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, 30));
+        }
+        src.push_buffer(buffer).expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    let bus = pipeline.bus().expect("bus");
+    bus.timed_pop_filtered(gst::ClockTime::NONE, &[gst::MessageType::Eos])
+        .expect("encoded");
+    pipeline.set_state(gst::State::Null).expect("stops");
+    path
+}
+
+/// The buffers of `launch` (ending in an appsink named `out`), with their caps.
+#[allow(dead_code)]
+pub fn collect(launch: &str) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(launch).expect("parses");
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("out"))
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        caps = sample.caps_owned();
+        buffers.push(sample.buffer_owned().expect("buffer"));
+    }
+    pipeline.set_state(gst::State::Null).expect("stops");
+    (caps.expect("caps"), buffers)
+}

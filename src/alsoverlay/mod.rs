@@ -9,7 +9,7 @@
  * - the landmarks of `alsmesh` (`GstAlsFaceMeta`): MediaPipe's contours of lips, eyes, brows
  *   and face oval (MediaPipe's own connection lists), or a dot per landmark;
  * - each face's box with its tracker id;
- * - the flow grid of `alsflow` (`GstAlsFlowMeta`) as a translucent heat map over the region
+ * - the flow grid of `alsflow` (`GstAlsFlowMeta`) as a heat map over the region
  *   it was computed on (the face-aligned square, or the frame), with a colour scale from 0 to
  *   `flow-max` pixels per frame of the analysed image;
  * - the classification of `alsclassify` (`GstAlsClassMeta`): a bar per class with its label

@@ -117,6 +117,23 @@ fn mix(dst: u8, src: u8, alpha: u32) -> u8 {
     ((d * (255 - alpha) + s * alpha + 127) / 255) as u8
 }
 
+/// Where a `columns` x `rows` grid lies on the frame: the centre of pixel (x, y) falls in
+/// cell (u, v) with u = (x + 0.5 - cx) * ux + (y + 0.5 - cy) * uy + columns / 2 and
+/// v = (x + 0.5 - cx) * vx + (y + 0.5 - cy) * vy + rows / 2; `bounds` (x0, y0, x1, y1) hold
+/// every pixel of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridPlacement {
+    pub cx: f32,
+    pub cy: f32,
+    pub ux: f32,
+    pub uy: f32,
+    pub vx: f32,
+    pub vy: f32,
+    pub columns: usize,
+    pub rows: usize,
+    pub bounds: (i64, i64, i64, i64),
+}
+
 /// One plane of a frame.
 pub struct Plane<'a> {
     pub data: &'a mut [u8],
@@ -252,9 +269,9 @@ impl<'a> Canvas<'a> {
         let (x0, x1) = self.clip(x0, x1, self.width);
         let (y0, y1) = self.clip(y0, y1, self.height);
         let paint = self.paint(color);
-        for y in y0..y1 {
-            for x in x0..x1 {
-                self.blend_at(x, y, paint, alpha as u32);
+        if x0 < x1 {
+            for y in y0..y1 {
+                self.blend_run(x0, x1, y, paint, alpha as u32);
             }
         }
     }
@@ -282,6 +299,160 @@ impl<'a> Canvas<'a> {
                         }
                     };
                     self.blend_at(x, y, p, alpha as u32);
+                }
+            }
+        }
+    }
+
+    /// Blends a grid of `(colour, alpha)` cells, row-major, placed by `placement`: each pixel
+    /// takes the colour of the cell its centre falls in. Rows are scanned only across the
+    /// span inside the grid, since a face's map covers a large part of the frame.
+    pub fn fill_grid(&mut self, placement: &GridPlacement, cells: &[(Color, u8)]) {
+        let g = placement;
+        if g.columns == 0 || g.rows == 0 || cells.len() != g.columns * g.rows {
+            return;
+        }
+        let paints: Vec<(Paint, u32)> = cells
+            .iter()
+            .map(|&(c, a)| (self.paint(c), a as u32))
+            .collect();
+        let (x0, x1) = self.clip(g.bounds.0, g.bounds.2, self.width);
+        let (y0, y1) = self.clip(g.bounds.1, g.bounds.3, self.height);
+        if x0 >= x1 {
+            return;
+        }
+        let (cols, rows) = (g.columns as f32, g.rows as f32);
+        let last = (x1 - x0 - 1) as f32;
+        // Pixels per cell along a row, signed; 0 where the cell does not change along x.
+        let reciprocal = |step: f32| if step.abs() > 1e-9 { 1.0 / step } else { 0.0 };
+        let (per_u, per_v) = (reciprocal(g.ux), reciprocal(g.vx));
+        for y in y0..y1 {
+            let dy = y as f32 + 0.5 - g.cy;
+            let dx = x0 as f32 + 0.5 - g.cx;
+            let u0 = dx * g.ux + dy * g.uy + cols / 2.0;
+            let v0 = dx * g.vx + dy * g.vy + rows / 2.0;
+            // Steps from x0 for which 0 <= u < cols and 0 <= v < rows.
+            let (mut lo, mut hi) = (0.0f32, last);
+            for (start, step, limit) in [(u0, g.ux, cols), (v0, g.vx, rows)] {
+                if step.abs() < 1e-9 {
+                    if !(0.0..limit).contains(&start) {
+                        (lo, hi) = (1.0, 0.0);
+                    }
+                } else {
+                    let (a, b) = ((0.0 - start) / step, (limit - start) / step);
+                    lo = lo.max(a.min(b));
+                    hi = hi.min(a.max(b));
+                }
+            }
+            if !(lo <= hi) {
+                continue;
+            }
+            let (mut i, end) = (
+                lo.ceil().max(0.0) as usize,
+                (hi.floor().min(last) as usize) + 1,
+            );
+            // Runs of pixels in one cell, blended with one colour.
+            while i < end {
+                let (u, v) = (u0 + i as f32 * g.ux, v0 + i as f32 * g.vx);
+                let cu = u.clamp(0.0, cols - 1.0) as usize;
+                let cv = v.clamp(0.0, rows - 1.0) as usize;
+                let steps = |at: f32, cell: usize, per_step: f32| {
+                    if per_step > 0.0 {
+                        ((cell + 1) as f32 - at) * per_step
+                    } else if per_step < 0.0 {
+                        (cell as f32 - at) * per_step
+                    } else {
+                        f32::INFINITY
+                    }
+                };
+                let run = steps(u, cu, per_u).min(steps(v, cv, per_v)).ceil();
+                let run_end = end.min(i + run.clamp(1.0, (end - i) as f32) as usize);
+                let (paint, alpha) = paints[cv * g.columns + cu];
+                if alpha > 0 {
+                    self.blend_run(x0 + i, x0 + run_end, y, paint, alpha);
+                }
+                i = run_end;
+            }
+        }
+    }
+
+    /// Blends one colour over pixels `xa..xb` of row `y` (inside the frame).
+    #[inline]
+    fn blend_run(&mut self, xa: usize, xb: usize, y: usize, paint: Paint, alpha: u32) {
+        let inv = 255 - alpha;
+        let pre = paint.components.map(|c| c as u32 * alpha + 127);
+        let mix = |d: &mut u8, k: usize| *d = ((*d as u32 * inv + pre[k]) / 255) as u8;
+        match self.layout {
+            PixelLayout::Packed {
+                bytes_per_pixel,
+                r,
+                g,
+                b,
+            } => {
+                let plane = &mut self.planes[0];
+                let start = y * plane.stride;
+                let row =
+                    &mut plane.data[start + xa * bytes_per_pixel..start + xb * bytes_per_pixel];
+                // Per byte of a pixel: the weight of what is there and what is added; bytes
+                // that are not R, G or B keep their value. A constant pixel size lets the
+                // compiler vectorise the loop.
+                let mut keep = [255u32; 4];
+                let mut add = [127u32; 4];
+                for (k, at) in [r, g, b].into_iter().enumerate() {
+                    if at < 4 {
+                        keep[at] = inv;
+                        add[at] = pre[k];
+                    }
+                }
+                fn each<const N: usize>(row: &mut [u8], keep: &[u32; 4], add: &[u32; 4]) {
+                    for px in row.chunks_exact_mut(N) {
+                        for i in 0..N {
+                            px[i] = ((px[i] as u32 * keep[i] + add[i]) / 255) as u8;
+                        }
+                    }
+                }
+                match bytes_per_pixel {
+                    4 => each::<4>(row, &keep, &add),
+                    3 => each::<3>(row, &keep, &add),
+                    _ => {
+                        for px in row.chunks_exact_mut(bytes_per_pixel) {
+                            mix(&mut px[r], 0);
+                            mix(&mut px[g], 1);
+                            mix(&mut px[b], 2);
+                        }
+                    }
+                }
+            }
+            PixelLayout::Yuv420 {
+                u_plane,
+                v_plane,
+                chroma_step,
+                u,
+                v,
+            } => {
+                let luma = &mut self.planes[0];
+                let start = y * luma.stride;
+                luma.data[start + xa..start + xb]
+                    .iter_mut()
+                    .for_each(|d| mix(d, 0));
+                if y.is_multiple_of(2) {
+                    let (ca, cb) = (xa.div_ceil(2), xb.div_ceil(2));
+                    for (plane, offset, k) in [(u_plane, u, 1), (v_plane, v, 2)] {
+                        let p = &mut self.planes[plane];
+                        let row = (y / 2) * p.stride;
+                        if ca >= cb {
+                            continue;
+                        }
+                        let samples = &mut p.data[row + ca * chroma_step..row + cb * chroma_step];
+                        // Contiguous slices, so that the loops vectorise.
+                        if chroma_step == 1 {
+                            samples.iter_mut().for_each(|d| mix(d, k));
+                        } else {
+                            samples
+                                .chunks_exact_mut(chroma_step)
+                                .for_each(|pair| mix(&mut pair[offset], k));
+                        }
+                    }
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! What `alsoverlay` draws from one frame's metas: landmarks, face boxes, the flow grid as a
 //! heat map with its colour scale, and the classification bars.
 
-use super::canvas::{Canvas, Color};
+use super::canvas::{Canvas, Color, GridPlacement};
 use super::connections::CONTOURS;
 use super::text::TextRenderer;
 use crate::meta::{ClassMeta, FaceMeta, FlowMeta, NormRotatedRect, RegionFlow};
@@ -316,26 +316,35 @@ fn draw_heat_map(canvas: &mut Canvas, region: &RegionFlow, flow: &FlowMeta, styl
         0.0
     };
     let opacity = style.opacity.clamp(0.0, 1.0) * 255.0;
-    canvas.fill_with(bounds, |x, y| {
-        // Pixel centres, in the rectangle's own axes (the inverse of its rotation).
-        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-        let u = (dx * cos + dy * sin) / rw + 0.5;
-        let v = (-dx * sin + dy * cos) / rh + 0.5;
-        if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
-            return None;
-        }
-        let cell = (v * gh as f32) as usize * gw + (u * gw as f32) as usize;
-        // Still regions get a light tint, moving ones the full opacity, so the face stays
-        // visible under the map.
-        region.grid.get(cell).map(|m| {
+    // Opacity grows with the motion, so still parts of the face stay untouched and visible
+    // (and cost nothing to draw); the square root makes slight motion show.
+    let cells: Vec<(Color, u8)> = region
+        .grid
+        .iter()
+        .map(|m| {
             let t = if m.is_finite() {
                 (m * scale).clamp(0.0, 1.0)
             } else {
                 0.0
             };
-            (heat_color(t), (opacity * (0.3 + 0.7 * t)).round() as u8)
+            // Below 5% of the scale a cell counts as still.
+            let alpha = if t < 0.05 { 0.0 } else { opacity * t.sqrt() };
+            (heat_color(t), alpha.round() as u8)
         })
-    });
+        .collect();
+    // Pixel centres in the rectangle's own axes (the inverse of its rotation), in cells.
+    let placement = GridPlacement {
+        cx,
+        cy,
+        ux: cos / rw * gw as f32,
+        uy: sin / rw * gw as f32,
+        vx: -sin / rh * gh as f32,
+        vy: cos / rh * gh as f32,
+        columns: gw,
+        rows: gh,
+        bounds,
+    };
+    canvas.fill_grid(&placement, &cells);
     true
 }
 
@@ -460,13 +469,8 @@ mod tests {
             Color::rgb(data[at], data[at + 1], data[at + 2])
         };
         assert_eq!(px(100, 40), heat_color(1.0));
-        // A still cell is only tinted: cold blue at 30% over the black frame.
-        let cold = px(60, 40);
-        let full = heat_color(0.0);
-        assert!(
-            cold != Color::BLACK && cold.b < full.b && cold.b > cold.r,
-            "{cold:?}"
-        );
+        // A still cell is left as it is.
+        assert_eq!(px(60, 40), Color::BLACK);
         assert_eq!(px(30, 40), Color::BLACK);
         // Rotated a quarter turn clockwise, the hot cell moves to the bottom right.
         region.roi.rotation = std::f32::consts::FRAC_PI_2;

@@ -9,6 +9,6 @@ pub mod connections;
 mod layers;
 mod text;
 
-pub use canvas::{Canvas, Color, PixelLayout, Plane};
+pub use canvas::{Canvas, Color, GridPlacement, PixelLayout, Plane};
 pub use layers::{LandmarkStyle, Metas, Overlay, SYNTHETIC_NOTICE, Style, heat_color};
 pub use text::{TextMask, TextRenderer};
