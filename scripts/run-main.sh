@@ -18,7 +18,7 @@ source scripts/env.sh
 rm -f output/annotated-*.png
 gst-launch-1.0 -q -e filesrc location=output/face.mp4 ! decodebin ! videoconvert \
   ! queue ! alsmesh ! queue ! alsflow region=face ! alsclassify \
-  ! alsexport location=output/face.jsonl flow-grid=true ! alsoverlay \
+  ! alsexport location=output/face.jsonl flow-grid=true ! alsoverlay flow-max=5 \
   ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast \
   ! video/x-h264,profile=main ! h264parse ! mp4mux faststart=true \
   ! filesink location=output/annotated.mp4

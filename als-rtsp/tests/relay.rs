@@ -400,3 +400,26 @@ fn bad_sources_ports_and_files_fail_with_a_message() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("could not serve"), "{stderr}");
 }
+
+#[test]
+fn the_pipelines_script_runs_the_relay_and_passes_on_its_failure() {
+    let dir = scratch("script");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/rtsp-to-annotated-rtsp.sh");
+    let out = Command::new(script)
+        .args([
+            "nosuch://camera",
+            &dir.join("out.jsonl").display().to_string(),
+            "--port=1",
+        ])
+        .env("ALS_RTSP", BIN)
+        .env("GST_REGISTRY", dir.join("registry.bin"))
+        .output()
+        .expect("script runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no GStreamer source can read \"nosuch://camera\""),
+        "{stderr}"
+    );
+}
