@@ -12,7 +12,7 @@ packages=(
   libopencv-dev
   meson ninja-build
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-  unzip python3-venv python3-pip fonts-dejavu-core
+  unzip python3-venv python3-pip fonts-dejavu-core binutils
 )
 
 missing=()

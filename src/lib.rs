@@ -65,6 +65,6 @@ gst::plugin_define!(
     "MPL",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    env!("GST_ALS_ORIGIN"),
     env!("BUILD_REL_DATE")
 );

@@ -72,3 +72,50 @@ fn python_reads_the_class_meta_and_summary() {
     );
     assert!(stdout.contains("python read 6 class metas"), "{stdout}");
 }
+
+/// The ROI examples of docs/examples (Python and C) list the same faces, as alsmesh put them.
+#[test]
+fn documented_roi_examples_list_the_faces_in_python_and_c() {
+    common::init();
+    common::build_plugin();
+    let plugin_dir = common::target_dir();
+    let dir = common::scratch_dir("roi_examples");
+    let clip = dir.join("face.mp4");
+    common::face_mp4(&clip, 6, true);
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
+    let binary = dir.join("list-rois");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "gstreamer-video-1.0", "gstreamer-app-1.0"])
+        .output()
+        .expect("pkg-config runs");
+    assert!(flags.status.success(), "pkg-config knows gstreamer-video-1.0");
+    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let compiled = Command::new("cc")
+        .arg(examples.join("list-rois.c"))
+        .arg("-o")
+        .arg(&binary)
+        .args(flags.split_whitespace())
+        .status()
+        .expect("cc runs");
+    assert!(compiled.success(), "the C example compiles");
+    let run = |program: &str, args: &[&std::path::Path]| {
+        let out = Command::new(program)
+            .args(args)
+            .env("GST_PLUGIN_PATH", &plugin_dir)
+            .env("GST_REGISTRY", plugin_dir.join("python-registry.bin"))
+            .output()
+            .expect("example runs");
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let from_c = run(&binary.display().to_string(), &[&clip]);
+    let from_python = run("/usr/bin/python3", &[&examples.join("list_rois.py"), &clip]);
+    assert_eq!(from_c, from_python);
+    let lines: Vec<&str> = from_c.lines().collect();
+    assert!(lines.len() >= 5, "{from_c}");
+    assert!(lines.iter().all(|l| l.contains("face id=1 box=")), "{from_c}");
+}

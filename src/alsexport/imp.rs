@@ -224,9 +224,9 @@ impl ElementImpl for AlsExport {
         static ELEMENT_METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
                 "ALS metadata export",
-                "Sink/Analyzer/Video",
-                "Writes als flow, face and classification metadata as JSON Lines while \
-                 passing buffers through",
+                "Filter/Video",
+                "Passes buffers through unchanged and writes their gst-als metadata (faces, \
+                 flow, classification and the stream's classification summary) as JSON Lines",
                 "gst-als developers",
             )
         });

@@ -588,14 +588,24 @@ impl ObjectImpl for AlsFlow {
                     .build(),
                 glib::ParamSpecUInt::builder("grid-width")
                     .nick("Grid width")
-                    .blurb("Columns of the pooled magnitude grid (0: one per pixel of the region)")
+                    .blurb(
+                        "Columns of the grid each region's flow is pooled onto (0: one per pixel). \
+                         A cell holds the mean flow magnitude over its pixels, in pixels per \
+                         frame of the analysed image (the frame, or the region-size square), so \
+                         it grows as the frame rate falls",
+                    )
                     .maximum(MAX_GRID)
                     .default_value(DEFAULT_GRID)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("grid-height")
                     .nick("Grid height")
-                    .blurb("Rows of the pooled magnitude grid (0: one per pixel of the region)")
+                    .blurb(
+                        "Rows of the grid each region's flow is pooled onto (0: one per pixel). \
+                         A cell holds the mean flow magnitude over its pixels, in pixels per \
+                         frame of the analysed image (the frame, or the region-size square), so \
+                         it grows as the frame rate falls",
+                    )
                     .maximum(MAX_GRID)
                     .default_value(DEFAULT_GRID)
                     .mutable_playing()
@@ -630,7 +640,9 @@ impl ObjectImpl for AlsFlow {
                     .nick("Threads")
                     .blurb(
                         "Frame pairs computed at once, each on its own thread; N > 1 holds \
-                         N-1 frames back (0: one per core, at most 4)",
+                         N-1 frames back and reports that latency (0: one per core, at most 4, \
+                         so the latency then depends on the host; set a number for the same \
+                         latency everywhere)",
                     )
                     .maximum(64)
                     .default_value(0)
