@@ -85,10 +85,18 @@ fn documented_roi_examples_list_the_faces_in_python_and_c() {
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
     let binary = dir.join("list-rois");
     let flags = Command::new("pkg-config")
-        .args(["--cflags", "--libs", "gstreamer-video-1.0", "gstreamer-app-1.0"])
+        .args([
+            "--cflags",
+            "--libs",
+            "gstreamer-video-1.0",
+            "gstreamer-app-1.0",
+        ])
         .output()
         .expect("pkg-config runs");
-    assert!(flags.status.success(), "pkg-config knows gstreamer-video-1.0");
+    assert!(
+        flags.status.success(),
+        "pkg-config knows gstreamer-video-1.0"
+    );
     let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
     let compiled = Command::new("cc")
         .arg(examples.join("list-rois.c"))
@@ -117,5 +125,8 @@ fn documented_roi_examples_list_the_faces_in_python_and_c() {
     assert_eq!(from_c, from_python);
     let lines: Vec<&str> = from_c.lines().collect();
     assert!(lines.len() >= 5, "{from_c}");
-    assert!(lines.iter().all(|l| l.contains("face id=1 box=")), "{from_c}");
+    assert!(
+        lines.iter().all(|l| l.contains("face id=1 box=")),
+        "{from_c}"
+    );
 }

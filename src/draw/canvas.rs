@@ -344,7 +344,8 @@ impl<'a> Canvas<'a> {
                     hi = hi.min(a.max(b));
                 }
             }
-            if !(lo <= hi) {
+            // NaN bounds (a degenerate placement) compare false too.
+            if lo.is_nan() || hi.is_nan() || lo > hi {
                 continue;
             }
             let (mut i, end) = (
