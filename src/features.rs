@@ -191,6 +191,32 @@ pub struct Frame<'a> {
     pub fps: Option<f64>,
 }
 
+impl FeatureSpec {
+    /// The `alsflow` element (a launch-line fragment) whose metas give these features, for
+    /// the tools that build pipelines for a model.
+    pub fn alsflow_launch(&self) -> String {
+        let p = &self.farneback;
+        let common = format!(
+            "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} \
+             gaussian-window={}",
+            p.pyr_scale,
+            p.levels,
+            p.winsize,
+            p.iterations,
+            p.poly_n,
+            p.poly_sigma,
+            p.gaussian_window
+        );
+        match self.flow_mode {
+            FlowMode::Face => format!(
+                "alsflow region=face region-size={} grid-width={} grid-height={} {common}",
+                self.region_size, self.grid_width, self.grid_height
+            ),
+            FlowMode::Frame => format!("alsflow region=frame grid-width=0 grid-height=0 {common}"),
+        }
+    }
+}
+
 /// The features of every face of `frame`, in the face meta's order: an error when the frame
 /// cannot match `spec` at all (wrong flow region or grid: one message naming both sides),
 /// else per face the features or why there are none.

@@ -54,8 +54,13 @@ pub fn part(path: &Path) -> PathBuf {
 pub fn find_videos(root: &Path, skip: Option<&Path>) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
+    // Folders already listed, by their real path: a link back up the tree is listed once.
+    let mut visited = std::collections::HashSet::new();
     while let Some(dir) = pending.pop() {
         if skip.is_some_and(|s| same_file(s, &dir)) {
+            continue;
+        }
+        if !visited.insert(dir.canonicalize().unwrap_or_else(|_| dir.clone())) {
             continue;
         }
         let entries = std::fs::read_dir(&dir)
@@ -176,6 +181,9 @@ mod tests {
             .collect();
         assert_eq!(found, expect);
         assert_eq!(find_videos(&dir, None).unwrap().len(), 5);
+        // A link back up the tree does not list the videos again.
+        std::os::unix::fs::symlink("..", dir.join("a/loop")).unwrap();
+        assert_eq!(find_videos(&dir, Some(&dir.join("out"))).unwrap(), expect);
         let err = find_videos(&dir.join("missing"), None).unwrap_err();
         assert!(err.contains("missing"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);

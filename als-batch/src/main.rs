@@ -165,7 +165,7 @@ fn classifier(cli: &Cli) -> Result<Classifier, String> {
     Ok(Classifier {
         model: Some(model),
         labels: info.labels,
-        flow: run::flow_for_model(&info.spec),
+        flow: info.spec.alsflow_launch(),
     })
 }
 
@@ -313,7 +313,11 @@ fn run(cli: Cli) -> Result<Outcome, String> {
                     }
                     rows[i] = Some(row);
                     bar.inc(1);
-                    write_summary(&rows)?;
+                    if let Err(e) = write_summary(&rows) {
+                        // The workers stop taking videos; the scope waits for them.
+                        STOP.store(true, Ordering::SeqCst);
+                        return Err(e);
+                    }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gstals::features::{FeatureSpec, FlowMode};
 
 use crate::discover::{Video, part};
 use crate::summary::{self, Row};
@@ -24,25 +23,6 @@ pub struct Settings {
     pub landmarks: bool,
     /// A video whose pipeline makes no progress for this long fails.
     pub stall: Duration,
-}
-
-/// The `alsflow` element a model's features need.
-pub fn flow_for_model(spec: &FeatureSpec) -> String {
-    let p = &spec.farneback;
-    let common = format!(
-        "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} gaussian-window={}",
-        p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.gaussian_window
-    );
-    match spec.flow_mode {
-        FlowMode::Face => format!(
-            "alsflow region=face region-size={} grid-width={} grid-height={} {common}",
-            spec.region_size, spec.grid_width, spec.grid_height
-        ),
-        FlowMode::Frame => format!(
-            "alsflow region=frame grid-width={} grid-height={} {common}",
-            spec.grid_width, spec.grid_height
-        ),
-    }
 }
 
 /// Where the outputs of `video` go.

@@ -133,13 +133,34 @@ fn run(cli: Cli) -> Result<i32, String> {
                     .map_err(|e| format!("{}: {e}", path.display()))?
                     .to_string()
             };
-            if let Some(model) = &model {
-                std::fs::File::open(model)
-                    .map_err(|e| format!("cannot read the model {}: {e}", model.display()))?;
-            }
             if fps == 0 {
                 return Err("--fps must be at least 1".into());
             }
+            // Checked here, so that what reconnecting cannot cure stops the relay at once.
+            if let Some(jsonl) = &jsonl
+                && jsonl.as_os_str() != "-"
+            {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(jsonl)
+                    .map_err(|e| format!("cannot write {}: {e}", jsonl.display()))?;
+            }
+            let (model, flow) = if no_classify {
+                (None, "alsflow region=face".to_string())
+            } else {
+                let path = model.unwrap_or_else(gstals::classify::default_model_path);
+                let library = gstals::mesh::resolve_library(None);
+                let loaded =
+                    gstals::classify::ClassModel::load(&library, &path, 1).map_err(|e| {
+                        format!(
+                            "cannot use the model {}: {e} (--model to choose one, --no-classify \
+                         to leave the classifier out)",
+                            path.display()
+                        )
+                    })?;
+                (Some(path), loaded.info.spec.alsflow_launch())
+            };
             let min_backoff = seconds("min-backoff", min_backoff)?;
             relay::run(relay::RelayOptions {
                 source,
@@ -150,7 +171,8 @@ fn run(cli: Cli) -> Result<i32, String> {
                 height,
                 fps,
                 jsonl,
-                model: (!no_classify).then_some(model),
+                model,
+                flow,
                 latency_ms: latency,
                 tcp: !udp,
                 source_timeout: seconds("source-timeout", source_timeout)?,

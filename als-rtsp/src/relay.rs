@@ -30,8 +30,10 @@ pub struct RelayOptions {
     pub height: u32,
     pub fps: u32,
     pub jsonl: Option<PathBuf>,
-    /// `None`: no classifier; `Some(None)`: alsclassify's default model.
-    pub model: Option<Option<PathBuf>>,
+    /// The classifier's model file, checked and loaded by the caller; `None`: no classifier.
+    pub model: Option<PathBuf>,
+    /// The `alsflow` element: the model's settings, or the defaults without a classifier.
+    pub flow: String,
     pub latency_ms: u32,
     pub tcp: bool,
     pub source_timeout: Duration,
@@ -180,7 +182,9 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
         glib::ControlFlow::Continue
     });
 
-    connect(&relay);
+    // From the loop, so that giving up at once (quit) is seen by a running loop.
+    let first = relay.clone();
+    glib::idle_add_local_once(move || connect(&first));
     main_loop.run();
 
     let mut r = relay.borrow_mut();
@@ -212,11 +216,13 @@ fn serve_annotated(
     let factory = gst_rtsp_server::RTSPMediaFactory::new();
     factory.set_launch(&format!(
         "( appsrc name=annotated is-live=true format=time do-timestamp=true \
-         max-time=2000000000 leaky-type=downstream ! queue ! \
+         max-bytes=0 max-time=0 max-buffers={queue} leaky-type=downstream ! queue ! \
          x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate={kbps} ! \
          video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
         fps = options.fps,
         kbps = options.bitrate_kbps,
+        // Two seconds of frames, then the oldest go: a stalled encoder never grows memory.
+        queue = 2 * options.fps.max(1),
     ));
     factory.set_shared(true);
     let caps = gst::Caps::builder("video/x-raw")
@@ -238,10 +244,14 @@ fn serve_annotated(
             return;
         };
         src.set_caps(Some(&caps));
-        *configured.served.lock().unwrap() = Some(src);
+        *configured.served.lock().unwrap() = Some(src.clone());
         let unprepared = configured.clone();
         media.connect_unprepared(move |_| {
-            *unprepared.served.lock().unwrap() = None;
+            // A newer media may already have replaced this one.
+            let mut served = unprepared.served.lock().unwrap();
+            if served.as_ref() == Some(&src) {
+                *served = None;
+            }
         });
     });
     server
@@ -271,10 +281,13 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
         "uridecodebin name=source ! videoconvert ! videoscale ! \
          video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! \
          queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! \
-         alsmesh ! alsflow region=face ! {classify}{export}alsoverlay ! videoconvert ! \
-         video/x-raw,format=I420 ! appsink name=annotated sync=false max-buffers=4",
+         alsmesh ! {flow} ! {classify}{export}alsoverlay ! videoconvert ! \
+         video/x-raw,format=I420 ! appsink name=annotated sync={sync} max-buffers=4",
         w = options.width,
         h = options.height,
+        flow = options.flow,
+        // A camera paces itself; a file is played at its own rate, as a camera would.
+        sync = !is_live_uri(&options.source),
     );
     let pipeline = gst::parse::launch(&launch)
         .map_err(|e| format!("could not build the relay pipeline: {e}"))?;
@@ -299,7 +312,7 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
         }
         None
     });
-    if let Some(Some(model)) = &options.model {
+    if let Some(model) = &options.model {
         by_name("classify")?.set_property("model", model.display().to_string());
     }
     if let Some(jsonl) = &options.jsonl {
@@ -338,38 +351,85 @@ fn connect(this: &Rc<RefCell<Relay>>) {
     let started = {
         let mut r = this.borrow_mut();
         *r.shared.link.lock().unwrap() = (Link::Connecting(Instant::now()), None);
-        build_ingest(&r.options, &r.shared).and_then(|pipeline| {
-            let bus = pipeline.bus().ok_or("the relay pipeline has no bus")?;
-            let weak = Rc::downgrade(this);
-            let watch = bus
-                .add_watch_local(move |_, message| {
-                    if let Some(this) = weak.upgrade() {
-                        on_message(&this, message);
-                    }
-                    glib::ControlFlow::Continue
-                })
-                .map_err(|e| format!("could not watch the relay pipeline: {e}"))?;
-            r.ingest = Some((pipeline.clone(), watch));
-            pipeline
-                .set_state(gst::State::Playing)
-                .map(|_| ())
-                .map_err(|_| "the relay pipeline did not start".to_string())
-        })
+        start_ingest(this, &mut r)
     };
-    if let Err(reason) = started {
-        lost(this, &reason);
+    match started {
+        Ok(()) => {}
+        Err(Failure::Source(reason)) => lost(this, &reason),
+        Err(Failure::Relay(reason)) => fail(this, &reason),
     }
+}
+
+fn start_ingest(this: &Rc<RefCell<Relay>>, r: &mut Relay) -> Result<(), Failure> {
+    let pipeline = build_ingest(&r.options, &r.shared).map_err(Failure::Relay)?;
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| Failure::Relay("the relay pipeline has no bus".into()))?;
+    let weak = Rc::downgrade(this);
+    let watch = bus
+        .add_watch_local(move |_, message| {
+            if let Some(this) = weak.upgrade() {
+                on_message(&this, message);
+            }
+            glib::ControlFlow::Continue
+        })
+        .map_err(|e| Failure::Relay(format!("could not watch the relay pipeline: {e}")))?;
+    r.ingest = Some((pipeline.clone(), watch));
+    if pipeline.set_state(gst::State::Playing).is_ok() {
+        return Ok(());
+    }
+    // The element that refused says why on the bus.
+    Err(
+        match bus
+            .pop_filtered(&[gst::MessageType::Error])
+            .as_ref()
+            .map(|m| m.view())
+        {
+            Some(gst::MessageView::Error(err)) => describe_error(err),
+            _ => Failure::Source("the relay pipeline did not start".into()),
+        },
+    )
+}
+
+/// Why a connection ended: the source (reconnect), or the relay itself (stop: reconnecting
+/// would fail the same way, e.g. an unwritable --jsonl or a model that alsflow cannot feed).
+enum Failure {
+    Source(String),
+    Relay(String),
+}
+
+/// Errors from the source bin (network, server, demuxing, decoding) are the source's.
+fn describe_error(err: &gst::message::Error) -> Failure {
+    let src = err.src();
+    let from = src.map(|s| s.path_string().to_string()).unwrap_or_default();
+    let text = format!("{} ({from})", err.error());
+    let mut element = src.cloned();
+    while let Some(e) = element {
+        if e.name() == "source" {
+            return Failure::Source(text);
+        }
+        element = e.parent();
+    }
+    Failure::Relay(text)
+}
+
+/// Stops the relay with exit code 2 after an error that reconnecting would not cure.
+fn fail(this: &Rc<RefCell<Relay>>, reason: &str) {
+    let mut r = this.borrow_mut();
+    if let Some((pipeline, _watch)) = r.ingest.take() {
+        let _ = pipeline.set_state(gst::State::Null);
+    }
+    say(&format!("error: {reason}; stopping"));
+    r.exit_code = 2;
+    r.main_loop.quit();
 }
 
 fn on_message(this: &Rc<RefCell<Relay>>, message: &gst::Message) {
     match message.view() {
-        gst::MessageView::Error(err) => {
-            let from = err
-                .src()
-                .map(|s| s.path_string().to_string())
-                .unwrap_or_default();
-            lost(this, &format!("{} ({from})", err.error()));
-        }
+        gst::MessageView::Error(err) => match describe_error(err) {
+            Failure::Source(reason) => lost(this, &reason),
+            Failure::Relay(reason) => fail(this, &reason),
+        },
         gst::MessageView::Eos(_) => lost(this, "the source ended its stream"),
         gst::MessageView::Warning(w) => say(&format!("warning: {}", w.error())),
         _ => {}
@@ -386,10 +446,12 @@ fn lost(this: &Rc<RefCell<Relay>>, reason: &str) {
     let was_live = r.shared.link() == Link::Live;
     r.shared.link.lock().unwrap().0 = Link::Lost;
     if was_live {
+        // A connection that delivered frames did not fail; only attempts since count.
         r.failures = 0;
         r.backoff = r.options.min_backoff;
+    } else {
+        r.failures += 1;
     }
-    r.failures += 1;
     let what = if was_live {
         "source lost"
     } else if r.ever_live {
@@ -397,7 +459,7 @@ fn lost(this: &Rc<RefCell<Relay>>, reason: &str) {
     } else {
         "source unreachable"
     };
-    if r.options.max_attempts > 0 && r.failures >= r.options.max_attempts {
+    if !was_live && r.options.max_attempts > 0 && r.failures >= r.options.max_attempts {
         say(&format!(
             "{what}: {reason}; giving up after {} failed connections",
             r.failures
@@ -449,4 +511,16 @@ fn watchdog(this: &Rc<RefCell<Relay>>) {
         ),
         _ => {}
     }
+}
+
+/// True for the URI schemes of live sources (cameras, network streams), which pace
+/// themselves.
+fn is_live_uri(uri: &str) -> bool {
+    let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    scheme.is_some_and(|s| {
+        [
+            "rtsp", "rtsps", "rtspt", "rtmp", "srt", "udp", "rtp", "v4l2",
+        ]
+        .contains(&s.as_str())
+    })
 }

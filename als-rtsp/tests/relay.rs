@@ -383,6 +383,32 @@ fn bad_sources_ports_and_files_fail_with_a_message() {
         "{stderr}"
     );
 
+    // Giving up after the very first attempt exits instead of hanging.
+    let (code, stderr) = run(&["relay", &unreachable, "--port", &port, "--max-attempts=1"]);
+    assert_eq!(code, Some(1), "{stderr}");
+
+    // What reconnecting cannot cure stops the relay before it starts.
+    let corrupt = dir.join("corrupt.onnx");
+    std::fs::write(&corrupt, b"not a model").expect("write");
+    let (code, stderr) = run(&[
+        "relay",
+        &unreachable,
+        "--port",
+        &port,
+        &format!("--model={}", corrupt.display()),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("corrupt.onnx"), "{stderr}");
+    let (code, stderr) = run(&[
+        "relay",
+        &unreachable,
+        "--port",
+        &port,
+        "--jsonl=/no/such/folder/out.jsonl",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("/no/such/folder/out.jsonl"), "{stderr}");
+
     let busy = TcpListener::bind("127.0.0.1:0").expect("listener");
     let busy_port = busy.local_addr().expect("address").port().to_string();
     let (code, stderr) = run(&["serve", "/no/such/file.mp4", "--port", &busy_port]);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gstals::features::{self, FeatureSpec, FlowMode, Frame};
+use gstals::features::{self, FeatureSpec, Frame};
 use gstals::meta::{FaceMeta, FlowMeta};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -76,22 +76,6 @@ pub fn read_manifest(path: &Path) -> Result<Vec<ManifestRow>, String> {
     Ok(rows)
 }
 
-/// The `alsflow` part of the launch line for `spec`.
-fn flow_element(spec: &FeatureSpec) -> String {
-    let p = &spec.farneback;
-    let common = format!(
-        "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} gaussian-window={}",
-        p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.gaussian_window
-    );
-    match spec.flow_mode {
-        FlowMode::Face => format!(
-            "alsflow region=face region-size={} grid-width={} grid-height={} {common}",
-            spec.region_size, spec.grid_width, spec.grid_height
-        ),
-        FlowMode::Frame => format!("alsflow region=frame grid-width=0 grid-height=0 {common}"),
-    }
-}
-
 pub struct VideoResult {
     pub frames: u64,
     pub features: VideoFeatures,
@@ -110,7 +94,7 @@ pub fn extract_video(
     }
     let launch = format!(
         "filesrc name=src ! decodebin ! videoconvert ! alsmesh ! {} ! appsink name=sink sync=false",
-        flow_element(spec)
+        spec.alsflow_launch()
     );
     let pipeline = gst::parse::launch(&launch)
         .map_err(|e| format!("could not build the pipeline: {e}"))?

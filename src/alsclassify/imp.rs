@@ -12,7 +12,7 @@ use once_cell::sync::Lazy;
 
 use crate::classify::{ClassModel, Histories, label_of};
 use crate::features::{self, Frame};
-use crate::mesh::{DEFAULT_MODEL_DIR, DEFAULT_ORT_LIBRARY, resolve_library};
+use crate::mesh::{DEFAULT_ORT_LIBRARY, resolve_library};
 use crate::meta::{
     CLASSIFICATION_MESSAGE, ClassMeta, ClassSummary, FaceClass, FaceMeta, FaceTotals, FlowMeta,
     SUMMARY,
@@ -26,14 +26,8 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-/// The demonstration model `scripts/build-demo-model.sh` trains on synthetic subjects.
-pub const DEMO_MODEL_FILE: &str = "als-synthetic-demo.onnx";
-
 fn default_model() -> String {
-    Path::new(DEFAULT_MODEL_DIR)
-        .join(DEMO_MODEL_FILE)
-        .display()
-        .to_string()
+    crate::classify::default_model_path().display().to_string()
 }
 
 #[derive(Debug, Clone)]

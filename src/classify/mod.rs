@@ -15,6 +15,15 @@ pub const LABELS_KEY: &str = "gst-als.labels";
 pub const SYNTHETIC_KEY: &str = "gst-als.synthetic";
 pub const NAME_KEY: &str = "gst-als.model-name";
 
+/// The demonstration model `scripts/build-demo-model.sh` trains on synthetic subjects.
+pub const DEMO_MODEL_FILE: &str = "als-synthetic-demo.onnx";
+
+/// Where `alsclassify` looks for its model when none is set: the demo model in the model
+/// folder fixed at build or install time.
+pub fn default_model_path() -> std::path::PathBuf {
+    std::path::Path::new(crate::mesh::DEFAULT_MODEL_DIR).join(DEMO_MODEL_FILE)
+}
+
 /// The label of a probability vector: the most probable class; with two classes, the second
 /// ("positive") class once its probability reaches `threshold`, as the paper's sigmoid does.
 pub fn label_of(probabilities: &[f32], threshold: f32) -> Option<usize> {

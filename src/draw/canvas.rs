@@ -366,8 +366,9 @@ impl<'a> Canvas<'a> {
                         f32::INFINITY
                     }
                 };
-                let run = steps(u, cu, per_u).min(steps(v, cv, per_v)).ceil();
-                let run_end = end.min(i + run.clamp(1.0, (end - i) as f32) as usize);
+                // max() also turns a NaN (a degenerate placement) into one step.
+                let run = steps(u, cu, per_u).min(steps(v, cv, per_v)).ceil().max(1.0);
+                let run_end = end.min(i + run.min((end - i) as f32) as usize);
                 let (paint, alpha) = paints[cv * g.columns + cu];
                 if alpha > 0 {
                     self.blend_run(x0 + i, x0 + run_end, y, paint, alpha);
@@ -449,6 +450,13 @@ impl<'a> Canvas<'a> {
 
     /// An opaque line `width` pixels wide from `a` to `b` (pixel centres), with round ends.
     pub fn line(&mut self, a: (f32, f32), b: (f32, f32), width: f32, color: Color) {
+        // Coordinates from a broken meta: nothing sensible to draw.
+        if ![a.0, a.1, b.0, b.1, width]
+            .iter()
+            .all(|v| v.is_finite() && v.abs() < 1.0e7)
+        {
+            return;
+        }
         let half = (width.max(1.0)) / 2.0;
         let (dx, dy) = (b.0 - a.0, b.1 - a.1);
         let len2 = dx * dx + dy * dy;
@@ -502,12 +510,12 @@ impl<'a> Canvas<'a> {
         let rows = mask.len() / mask_width;
         let paint = self.paint(color);
         for my in 0..rows {
-            let fy = y + my as i64;
+            let fy = y.saturating_add(my as i64);
             if fy < 0 || fy >= self.height as i64 {
                 continue;
             }
             for mx in 0..mask_width {
-                let fx = x + mx as i64;
+                let fx = x.saturating_add(mx as i64);
                 let m = mask[my * mask_width + mx] as u32;
                 if m == 0 || fx < 0 || fx >= self.width as i64 {
                     continue;

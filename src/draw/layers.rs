@@ -64,6 +64,12 @@ impl Metas<'_> {
     }
 }
 
+/// True for a pixel coordinate worth drawing at: metas come from outside and may hold NaN,
+/// infinities or absurd values, which must neither panic nor cost time.
+fn sane(v: f32) -> bool {
+    v.is_finite() && v.abs() < 1.0e6
+}
+
 /// Shown next to the results of a model trained on synthetic data.
 pub const SYNTHETIC_NOTICE: &str = "synthetic demo model, not for diagnosis";
 
@@ -169,6 +175,9 @@ impl Overlay {
                 let color = ID_COLORS[face.id as usize % ID_COLORS.len()];
                 let (x0, y0) = (b.x as f32 * w, b.y as f32 * h);
                 let (x1, y1) = (x0 + b.width as f32 * w, y0 + b.height as f32 * h);
+                if ![x0, y0, x1, y1].into_iter().all(sane) {
+                    continue;
+                }
                 canvas.rect_outline((x0, y0), (x1, y1), style.line_width, color);
                 let label = format!("id {}", face.id);
                 let th = self.text_height + 6.0;
@@ -201,6 +210,9 @@ impl Overlay {
         color: Color,
         style: &Style,
     ) -> Result<(usize, usize), String> {
+        if !sane(at.0) || !sane(at.1) {
+            return Ok((0, 0));
+        }
         let mask = self.text.render(text)?;
         let (x, y) = (at.0.round() as i64, at.1.round() as i64);
         let (mw, mh) = (mask.width as i64, mask.height as i64);
@@ -219,6 +231,9 @@ impl Overlay {
         face: &crate::meta::FaceClass,
         style: &Style,
     ) -> Result<(), String> {
+        if !sane(x) || !sane(y) {
+            return Ok(());
+        }
         let row = self.text_height + 8.0;
         let bar_width = (self.text_height * 9.0).round();
         let values = if face.smoothed.len() == class.labels.len() {
@@ -297,7 +312,7 @@ fn draw_heat_map(canvas: &mut Canvas, region: &RegionFlow, flow: &FlowMeta, styl
         rotation,
     } = region.roi;
     let (cx, cy, rw, rh) = (cx * w, cy * h, width * w, height * h);
-    if ![cx, cy, rw, rh, rotation].iter().all(|v| v.is_finite()) || rw < 1.0 || rh < 1.0 {
+    if ![cx, cy, rw, rh, rotation].into_iter().all(sane) || rw < 1.0 || rh < 1.0 {
         return false;
     }
     let (sin, cos) = rotation.sin_cos();
@@ -546,6 +561,63 @@ mod tests {
         let low = count(&draw(&class(false, 0.2)), orange);
         let high = count(&draw(&class(false, 0.8)), orange);
         assert!(high > 2 * low && low > 0, "impaired bar {low} -> {high}");
+    }
+
+    #[test]
+    fn broken_coordinates_are_skipped_without_a_panic() {
+        let mut faces = Vec::new();
+        for bad in [f32::NAN, f32::INFINITY, -f32::INFINITY, 1.0e20, -1.0e16] {
+            let mut face = face_at(1, 0.5, 0.5, 0.2);
+            face.landmarks[10] = [bad, bad, 0.0];
+            face.landmarks[61] = [bad, 0.5, 0.0];
+            face.bbox.x = bad as f64;
+            face.roi.cx = bad;
+            faces.push(face);
+        }
+        let faces = FaceMeta { faces, fresh: true };
+        let region = |cx: f32, width: f32| RegionFlow {
+            face_id: 1,
+            roi: NormRotatedRect {
+                cx,
+                cy: 0.5,
+                width,
+                height: 0.5,
+                rotation: f32::NAN,
+            },
+            stats: Some(FlowStats::default()),
+            grid: vec![f32::NAN, f32::INFINITY, 1.0, -1.0],
+            ..Default::default()
+        };
+        let flow = FlowMeta {
+            region_kind: "face".into(),
+            grid_width: 2,
+            grid_height: 2,
+            regions: vec![
+                region(1.0e20, 0.5),
+                region(0.5, f32::INFINITY),
+                region(f32::NAN, 0.5),
+            ],
+            ..Default::default()
+        };
+        let class = ClassMeta {
+            labels: vec!["a".into(), "b".into()],
+            faces: vec![crate::meta::FaceClass {
+                face_id: 1,
+                probabilities: vec![f32::NAN, 2.0],
+                smoothed: vec![f32::INFINITY, -1.0],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let data = render(
+            &Style::default(),
+            Metas {
+                faces: Some(&faces),
+                flow: Some(&flow),
+                class: Some(&class),
+            },
+        );
+        assert_eq!(data.len(), 160 * 120 * 4);
     }
 
     #[test]
