@@ -66,7 +66,14 @@ fn every_format_is_drawn_in_place_and_bare_buffers_pass_unchanged() {
 
         let bare = common::frame_buffer(&luma, format, w, h);
         let expected = bytes(&bare);
+        // Still referenced here, so not writable: it must go through, not be copied.
+        let kept = bare.clone();
         let out = harness.push_and_pull(bare).expect("bare buffer passes");
+        assert_eq!(
+            out.as_ptr(),
+            kept.as_ptr(),
+            "{format:?}: a bare buffer was copied"
+        );
         assert_eq!(
             bytes(&out),
             expected,

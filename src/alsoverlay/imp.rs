@@ -13,7 +13,7 @@ use once_cell::sync::Lazy;
 
 use super::LandmarkStyle;
 use crate::draw::{self, Canvas, Metas, Overlay, PixelLayout, Plane, Style};
-use crate::meta::{ClassMeta, FaceMeta, FlowMeta, MetaError};
+use crate::meta::{CLASS_META, ClassMeta, FACE_META, FLOW_META, FaceMeta, FlowMeta, MetaError};
 use crate::video_formats::{RGB_FORMATS, rgb_layout};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
@@ -248,6 +248,18 @@ impl BaseTransformImpl for AlsOverlay {
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = None;
         Ok(())
+    }
+
+    /// A buffer without any gst-als meta goes through untouched, without being made
+    /// writable (no copy after a tee) or mapped.
+    fn before_transform(&self, inbuf: &gst::BufferRef) {
+        let has_metas = [FACE_META, FLOW_META, CLASS_META]
+            .iter()
+            .any(|name| gst::meta::CustomMeta::from_buffer(inbuf, name).is_ok());
+        let obj = self.obj();
+        if obj.is_passthrough() == has_metas {
+            obj.set_passthrough(!has_metas);
+        }
     }
 }
 
