@@ -25,6 +25,7 @@ pub mod draw;
 pub mod features;
 pub mod flow;
 pub mod jsonl;
+pub mod kinematics;
 pub mod mesh;
 pub mod meta;
 pub mod synthetic;

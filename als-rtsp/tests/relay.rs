@@ -26,11 +26,12 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// Two distinct free ports (both held while asked, so they differ).
+fn free_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (a, b) = (bind(), bind());
+    let port = |l: &TcpListener| l.local_addr().expect("address").port();
+    (port(&a), port(&b))
 }
 
 fn init() {
@@ -236,7 +237,7 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
     let clip = dir.join("clip.mp4");
     make_clip(&clip);
     let registry = dir.join("registry.bin");
-    let (source_port, relay_port) = (free_port(), free_port());
+    let (source_port, relay_port) = free_ports();
     let source_url = format!("rtsp://127.0.0.1:{source_port}/stream");
     let jsonl = dir.join("relay.jsonl");
     let relay = Logged::spawn(
@@ -359,7 +360,8 @@ fn bad_sources_ports_and_files_fail_with_a_message() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         (out.status.code(), stderr)
     };
-    let port = free_port().to_string();
+    let (relay_port, unreachable_port) = free_ports();
+    let port = relay_port.to_string();
     let (code, stderr) = run(&["relay", "nosuch://camera", "--port", &port]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("nosuch://camera"), "{stderr}");
@@ -368,7 +370,7 @@ fn bad_sources_ports_and_files_fail_with_a_message() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("/no/such/file.mp4"), "{stderr}");
 
-    let unreachable = format!("rtsp://127.0.0.1:{}/stream", free_port());
+    let unreachable = format!("rtsp://127.0.0.1:{unreachable_port}/stream");
     let (code, stderr) = run(&[
         "relay",
         &unreachable,
