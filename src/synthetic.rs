@@ -4,6 +4,7 @@
 //! public-domain `astronaut.png`) moved, turned and scaled over time by OpenCV `warpAffine`.
 //! The motion is synthetic; nothing here stands for a patient.
 
+pub mod motion;
 pub mod subjects;
 
 use std::f64::consts::TAU;

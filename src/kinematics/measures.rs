@@ -55,7 +55,34 @@ pub struct Measures {
     pub interocular_px: f64,
 }
 
+/// The measures' names, in the order of [`Measures::values`].
+pub const NAMES: [&str; COUNT] = [
+    "lip-aperture",
+    "mouth-width",
+    "jaw-opening",
+    "mouth-area",
+    "corner-asymmetry",
+    "brow-raise-right",
+    "brow-raise-left",
+];
+pub const COUNT: usize = 7;
+/// The position in [`NAMES`] of the one measure that is an area (mm², not mm).
+pub const AREA: usize = 3;
+
 impl Measures {
+    /// The measures in the order of [`NAMES`].
+    pub fn values(&self) -> [f64; COUNT] {
+        [
+            self.lip_aperture,
+            self.mouth_width,
+            self.jaw_opening,
+            self.mouth_area,
+            self.corner_asymmetry,
+            self.brow_raise_right,
+            self.brow_raise_left,
+        ]
+    }
+
     /// The measures of `landmarks` (x, y in pixels; at least 468 points). `None` when the
     /// eyes coincide or a coordinate is not finite.
     pub fn from_landmarks(landmarks: &[[f64; 2]]) -> Option<Self> {

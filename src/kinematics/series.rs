@@ -16,9 +16,9 @@ pub struct Sample {
     /// Seconds, from the buffer's timestamp.
     pub t: f64,
     pub value: f64,
-    /// Per second.
+    /// Per second; NaN on the first sample after a restart.
     pub velocity: f64,
-    /// Per second squared.
+    /// Per second squared; NaN on the first two samples after a restart.
     pub acceleration: f64,
 }
 
@@ -73,6 +73,7 @@ impl Smoother {
             _ => (value, value),
         };
         self.stages = Some((a, b));
+        // Derivatives that need samples from before a restart are unknown: NaN.
         let sample = match self.last {
             Some(last) => {
                 let dt = t - last.t;
@@ -87,7 +88,8 @@ impl Smoother {
             None => Sample {
                 t,
                 value: b,
-                ..Default::default()
+                velocity: f64::NAN,
+                acceleration: f64::NAN,
             },
         };
         self.last = Some(sample);
@@ -111,7 +113,9 @@ impl Smoother {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
     pub samples: usize,
-    /// Largest minus smallest smoothed value.
+    /// Smallest and largest smoothed value, and their difference.
+    pub min: f64,
+    pub max: f64,
     pub range: f64,
     /// Peak speed while the measure grows (opening) and while it shrinks (closing), per
     /// second, both positive.
@@ -187,6 +191,8 @@ pub fn stats(samples: &[Sample], smoother: &Smoother) -> Stats {
     };
     Stats {
         samples: n,
+        min: lo,
+        max: hi,
         range,
         peak_opening_speed: samples.iter().map(|s| s.velocity).fold(0.0, f64::max),
         peak_closing_speed: samples.iter().map(|s| -s.velocity).fold(0.0, f64::max),
@@ -289,7 +295,8 @@ mod tests {
         smoother.push(0.0, 1.0);
         smoother.push(0.1, 2.0);
         let restarted = smoother.push(0.05, 5.0);
-        assert_eq!((restarted.value, restarted.velocity), (5.0, 0.0));
+        assert_eq!(restarted.value, 5.0);
+        assert!(restarted.velocity.is_nan() && restarted.acceleration.is_nan());
         let nan = smoother.push(0.2, f64::NAN);
         assert!(nan.value.is_nan());
         assert_eq!(stats(&[], &smoother), Stats::default());

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! One tracked face's kinematics over a stream: each frame's measures and pose, the measures
+//! smoothed and differentiated, window statistics every `window` seconds, and the stream's
+//! figures combined from its windows.
+//!
+//! Frames whose pose is beyond the limits are measured and flagged, but neither smoothed nor
+//! counted in the statistics: the smoothers restart after them, so no velocity spans them.
+
+use super::measures::{COUNT, Measures};
+use super::pose::HeadPose;
+use super::series::{Sample, Smoother, Stats, stats};
+
+/// How a face's kinematics are computed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Time constant of each of the smoother's two stages, in seconds.
+    pub smoothing: f64,
+    /// Length of a statistics window, in seconds.
+    pub window: f64,
+    /// Largest |yaw| and |pitch|, in degrees, at which measures count.
+    pub max_yaw: f64,
+    pub max_pitch: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            smoothing: 0.03,
+            window: 5.0,
+            max_yaw: 25.0,
+            max_pitch: 20.0,
+        }
+    }
+}
+
+/// One face in one frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameKinematics {
+    pub measures: Measures,
+    pub pose: HeadPose,
+    pub pose_ok: bool,
+    /// The measures smoothed, with their velocities and accelerations (NaN where unknown:
+    /// after a restart, or the pose beyond the limits).
+    pub samples: [Sample; COUNT],
+}
+
+/// Statistics of one face's measures over a span of the stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowStats {
+    pub face_id: u32,
+    /// Seconds, from the first to the last frame counted.
+    pub start: f64,
+    pub end: f64,
+    /// Frames counted, and frames left out for their pose.
+    pub frames: u64,
+    pub frames_off_pose: u64,
+    /// Per measure, in the order of [`super::measures::NAMES`].
+    pub stats: [Stats; COUNT],
+}
+
+/// One face's state across frames.
+#[derive(Clone, Debug)]
+pub struct FaceTrack {
+    id: u32,
+    smoothers: [Smoother; COUNT],
+    window: Vec<[Sample; COUNT]>,
+    window_off_pose: u64,
+    windows: Vec<WindowStats>,
+}
+
+impl FaceTrack {
+    pub fn new(id: u32, settings: &Settings) -> Self {
+        Self {
+            id,
+            smoothers: std::array::from_fn(|_| Smoother::new(settings.smoothing)),
+            window: Vec::new(),
+            window_off_pose: 0,
+            windows: Vec::new(),
+        }
+    }
+
+    /// Restarts the smoothers (a gap, a flush or a seek); the statistics so far stay.
+    pub fn restart(&mut self) {
+        self.smoothers.iter_mut().for_each(Smoother::reset);
+    }
+
+    /// Takes the frame at `t` seconds with `landmarks` (pixels, z on the scale of x). Returns
+    /// the frame's kinematics (`None` when the landmarks are unusable), and the statistics of
+    /// the window this frame closed, if any.
+    pub fn push(
+        &mut self,
+        t: f64,
+        landmarks: &[[f64; 3]],
+        settings: &Settings,
+    ) -> (Option<FrameKinematics>, Option<WindowStats>) {
+        let closed = match self.window.first() {
+            Some(first) if t - first[0].t >= settings.window || t < first[0].t => {
+                self.close_window()
+            }
+            _ => None,
+        };
+        let flat: Vec<[f64; 2]> = landmarks.iter().map(|p| [p[0], p[1]]).collect();
+        let (Some(measures), Some(pose)) = (
+            Measures::from_landmarks(&flat),
+            HeadPose::from_landmarks(landmarks),
+        ) else {
+            self.restart();
+            return (None, closed);
+        };
+        let pose_ok = pose.within(settings.max_yaw, settings.max_pitch);
+        let values = measures.values();
+        let samples = if pose_ok {
+            let samples: [Sample; COUNT] =
+                std::array::from_fn(|i| self.smoothers[i].push(t, values[i]));
+            self.window.push(samples);
+            samples
+        } else {
+            self.restart();
+            self.window_off_pose += 1;
+            std::array::from_fn(|i| Sample {
+                t,
+                value: values[i],
+                velocity: f64::NAN,
+                acceleration: f64::NAN,
+            })
+        };
+        let frame = FrameKinematics {
+            measures,
+            pose,
+            pose_ok,
+            samples,
+        };
+        (Some(frame), closed)
+    }
+
+    /// Closes the current window: its statistics, or `None` when it counted no frame.
+    pub fn close_window(&mut self) -> Option<WindowStats> {
+        let off_pose = std::mem::take(&mut self.window_off_pose);
+        let window = std::mem::take(&mut self.window);
+        let (first, last) = (window.first()?, window.last()?);
+        let stats = std::array::from_fn(|i| {
+            let series: Vec<Sample> = window.iter().map(|s| s[i]).collect();
+            stats(&series, &self.smoothers[i])
+        });
+        let closed = WindowStats {
+            face_id: self.id,
+            start: first[0].t,
+            end: last[0].t,
+            frames: window.len() as u64,
+            frames_off_pose: off_pose,
+            stats,
+        };
+        self.windows.push(closed.clone());
+        Some(closed)
+    }
+
+    /// The stream's figures so far, combined from the closed windows: extremes and peaks over
+    /// all of them; rate, variability and amplitude averaged over the windows that found a
+    /// repetition, weighted by their length; means weighted by frames.
+    pub fn summary(&self) -> WindowStats {
+        let mut total = WindowStats {
+            face_id: self.id,
+            start: self.windows.first().map_or(0.0, |w| w.start),
+            end: self.windows.last().map_or(0.0, |w| w.end),
+            ..Default::default()
+        };
+        total.frames = self.windows.iter().map(|w| w.frames).sum();
+        total.frames_off_pose = self.windows.iter().map(|w| w.frames_off_pose).sum();
+        for i in 0..COUNT {
+            let all = self.windows.iter().map(|w| (&w.stats[i], w.end - w.start));
+            let s = &mut total.stats[i];
+            s.min = f64::INFINITY;
+            s.max = f64::NEG_INFINITY;
+            let (mut repeating, mut weighted_mean) = (0.0, 0.0);
+            for (w, length) in all {
+                s.samples += w.samples;
+                s.min = s.min.min(w.min);
+                s.max = s.max.max(w.max);
+                s.peak_opening_speed = s.peak_opening_speed.max(w.peak_opening_speed);
+                s.peak_closing_speed = s.peak_closing_speed.max(w.peak_closing_speed);
+                weighted_mean += w.mean * w.samples as f64;
+                if w.rate > 0.0 {
+                    repeating += length;
+                    s.rate += w.rate * length;
+                    s.cycle_variability += w.cycle_variability * length;
+                    s.amplitude += w.amplitude * length;
+                }
+            }
+            if s.samples == 0 {
+                *s = Stats::default();
+                continue;
+            }
+            s.range = s.max - s.min;
+            s.mean = weighted_mean / s.samples as f64;
+            if repeating > 0.0 {
+                s.rate /= repeating;
+                s.cycle_variability /= repeating;
+                s.amplitude /= repeating;
+            }
+        }
+        total
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference face, 90 pixels between the eyes, its lower lip `aperture` inter-ocular
+    /// distances below the upper one.
+    fn landmarks(aperture: f64) -> Vec<[f64; 3]> {
+        let mut points: Vec<[f64; 3]> = crate::kinematics::reference::FACE
+            .iter()
+            .map(|p| {
+                [
+                    320.0 + 90.0 * p[0] as f64,
+                    240.0 + 90.0 * p[1] as f64,
+                    90.0 * p[2] as f64,
+                ]
+            })
+            .collect();
+        let upper = points[13];
+        points[14] = [upper[0], upper[1] + 90.0 * aperture, upper[2]];
+        points
+    }
+
+    #[test]
+    fn windows_close_on_time_and_the_summary_combines_them() {
+        let settings = Settings {
+            window: 2.0,
+            ..Settings::default()
+        };
+        let mut track = FaceTrack::new(3, &settings);
+        let mut closed = Vec::new();
+        for i in 0..181 {
+            let t = i as f64 / 30.0;
+            let aperture = 0.1 + 0.1 * (1.0 - (std::f64::consts::TAU * 2.0 * t).cos());
+            let (frame, window) = track.push(t, &landmarks(aperture), &settings);
+            assert!(frame.is_some_and(|f| f.pose_ok), "frame {i}");
+            closed.extend(window);
+        }
+        assert_eq!(closed.len(), 3, "{closed:?}");
+        assert_eq!(closed[0].frames, 60);
+        assert!((closed[1].start - 2.0).abs() < 1e-9);
+        let lip = |w: &WindowStats| w.stats[0];
+        assert!((lip(&closed[1]).rate - 2.0).abs() < 0.1, "{:?}", closed[1]);
+        let summary = track.summary();
+        assert_eq!(summary.frames, 180);
+        assert!((lip(&summary).rate - 2.0).abs() < 0.1, "{summary:?}");
+        // Smoothing shaves the peaks; the amplitude has that divided back out.
+        assert!((lip(&summary).max - 0.3).abs() < 0.03, "{summary:?}");
+        assert!(
+            (lip(&summary).amplitude / 0.2 - 1.0).abs() < 0.1,
+            "{summary:?}"
+        );
+        assert_eq!(summary.face_id, 3);
+    }
+
+    #[test]
+    fn frames_beyond_the_pose_limits_are_flagged_and_left_out() {
+        let settings = Settings::default();
+        let mut track = FaceTrack::new(1, &settings);
+        let front = landmarks(0.2);
+        // Squeezing x by cos(40 degrees) and shifting depth is a head turned away.
+        let r = HeadPose {
+            yaw: 40.0,
+            ..Default::default()
+        }
+        .matrix();
+        let turned: Vec<[f64; 3]> = front
+            .iter()
+            .map(|p| {
+                let q = [p[0] - 320.0, p[1] - 240.0, p[2]];
+                let x: [f64; 3] = std::array::from_fn(|i| (0..3).map(|k| r[i][k] * q[k]).sum());
+                [x[0] + 320.0, x[1] + 240.0, x[2]]
+            })
+            .collect();
+        track.push(0.0, &front, &settings);
+        let (frame, _) = track.push(0.1, &turned, &settings);
+        let frame = frame.unwrap();
+        assert!(
+            !frame.pose_ok && (frame.pose.yaw - 40.0).abs() < 1.0,
+            "{frame:?}"
+        );
+        assert!(frame.samples[0].velocity.is_nan());
+        let (frame, _) = track.push(0.2, &front, &settings);
+        assert!(frame.unwrap().samples[0].velocity.is_nan(), "restarted");
+        let w = track.close_window().unwrap();
+        assert_eq!((w.frames, w.frames_off_pose), (2, 1));
+        let (none, _) = track.push(0.3, &front[..10], &settings);
+        assert!(none.is_none());
+        assert!(track.close_window().is_none());
+    }
+}
