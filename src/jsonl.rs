@@ -5,11 +5,14 @@
 
 use std::fmt::Write;
 
+use crate::kinematics::measures::{AREA, NAMES};
+use crate::kinematics::{Stats, WindowStats};
 use crate::meta::{
-    ClassMeta, ClassSummary, FaceMeta, FlowMeta, NormRect, REGION_FRAME, RegionFlow,
+    ClassMeta, ClassSummary, FaceKinematics, FaceMeta, FlowMeta, KinematicsMeta, NormRect,
+    REGION_FRAME, RegionFlow,
 };
 
-pub const SCHEMA: u32 = 3;
+pub const SCHEMA: u32 = 4;
 
 /// Everything known about one frame.
 #[derive(Debug, Default)]
@@ -21,6 +24,7 @@ pub struct FrameRecord<'a> {
     pub flow: Option<&'a FlowMeta>,
     pub faces: Option<&'a FaceMeta>,
     pub classification: Option<&'a ClassMeta>,
+    pub kinematics: Option<&'a KinematicsMeta>,
 }
 
 /// What goes into a line besides the always-present fields.
@@ -169,10 +173,46 @@ fn flow(
     out.push('}');
 }
 
+/// `"key":{"lip_aperture":v,...}` for one value per measure, each times `scale` (its square
+/// for the area).
+fn per_measure(out: &mut String, key: &str, values: impl Fn(usize) -> f64, scale: f64) {
+    let _ = write!(out, "\"{key}\":{{");
+    for (i, name) in NAMES.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{}\":", name.replace('-', "_"));
+        let k = if i == AREA { scale * scale } else { scale };
+        number(out, values(i) * k);
+    }
+    out.push('}');
+}
+
+fn face_kinematics(out: &mut String, k: &FaceKinematics, interocular_mm: f64) {
+    out.push_str("{\"pose\":{\"roll\":");
+    number(out, k.pose[0] as f64);
+    out.push_str(",\"yaw\":");
+    number(out, k.pose[1] as f64);
+    out.push_str(",\"pitch\":");
+    number(out, k.pose[2] as f64);
+    let _ = write!(out, "}},\"pose_ok\":{},\"interocular_px\":", k.pose_ok);
+    number(out, k.interocular_px as f64);
+    out.push(',');
+    per_measure(out, "iod", |i| k.values[i] as f64, 1.0);
+    out.push(',');
+    per_measure(out, "mm", |i| k.values[i] as f64, interocular_mm);
+    out.push(',');
+    per_measure(out, "velocity", |i| k.velocities[i] as f64, 1.0);
+    out.push(',');
+    per_measure(out, "acceleration", |i| k.accelerations[i] as f64, 1.0);
+    out.push('}');
+}
+
 fn faces(
     out: &mut String,
     meta: &FaceMeta,
     flows: Option<&FlowMeta>,
+    kinematics: Option<&KinematicsMeta>,
     width: f64,
     height: f64,
     options: LineOptions,
@@ -210,6 +250,12 @@ fn faces(
             out.push_str(",\"flow\":");
             face_flow(out, r, width, height, options);
         }
+        if let Some(meta) = kinematics
+            && let Some(k) = meta.face(face.id)
+        {
+            out.push_str(",\"kinematics\":");
+            face_kinematics(out, k, meta.interocular_mm);
+        }
         out.push('}');
     }
     out.push(']');
@@ -236,7 +282,7 @@ pub fn write_line(out: &mut String, record: &FrameRecord<'_>, options: LineOptio
     }
     if let Some(meta) = record.faces {
         out.push_str(",\"faces\":");
-        faces(out, meta, record.flow, w, h, options);
+        faces(out, meta, record.flow, record.kinematics, w, h, options);
         let _ = write!(out, ",\"faces_fresh\":{}", meta.fresh);
     }
     if let Some(c) = record.classification {
@@ -336,6 +382,76 @@ pub fn write_summary_line(out: &mut String, summary: &ClassSummary) {
     out.push_str("]}}\n");
 }
 
+/// One measure's statistics, lengths times `scale` (areas times its square; rates and
+/// variability as they are).
+fn stats_object(out: &mut String, st: &Stats, scale: f64) {
+    let fields = [
+        ("min", st.min, scale),
+        ("max", st.max, scale),
+        ("range", st.range, scale),
+        ("mean", st.mean, scale),
+        ("amplitude", st.amplitude, scale),
+        ("peak_opening_speed", st.peak_opening_speed, scale),
+        ("peak_closing_speed", st.peak_closing_speed, scale),
+        ("rate_hz", st.rate, 1.0),
+        ("cycle_variability", st.cycle_variability, 1.0),
+    ];
+    let _ = write!(out, "{{\"samples\":{}", st.samples);
+    for (name, v, k) in fields {
+        let _ = write!(out, ",\"{name}\":");
+        number(out, v * k);
+    }
+    out.push('}');
+}
+
+fn window_object(out: &mut String, w: &WindowStats, interocular_mm: f64) {
+    let _ = write!(out, "{{\"face_id\":{},\"start_s\":", w.face_id);
+    number(out, w.start);
+    out.push_str(",\"end_s\":");
+    number(out, w.end);
+    let _ = write!(
+        out,
+        ",\"frames\":{},\"frames_off_pose\":{},\"interocular_mm\":",
+        w.frames, w.frames_off_pose
+    );
+    number(out, interocular_mm);
+    for (key, scale) in [("iod", 1.0), ("mm", interocular_mm)] {
+        let _ = write!(out, ",\"{key}\":{{");
+        for (i, (name, st)) in NAMES.iter().zip(&w.stats).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "\"{}\":", name.replace('-', "_"));
+            stats_object(out, st, if i == AREA { scale * scale } else { scale });
+        }
+        out.push('}');
+    }
+    out.push('}');
+}
+
+/// Appends one face's window statistics as a line: `{"schema":..,"kinematics_window":{..}}`.
+pub fn write_kinematics_window_line(out: &mut String, w: &WindowStats, interocular_mm: f64) {
+    let _ = write!(out, "{{\"schema\":{SCHEMA},\"kinematics_window\":");
+    window_object(out, w, interocular_mm);
+    out.push_str("}\n");
+}
+
+/// Appends the stream's kinematics per face as a line:
+/// `{"schema":..,"kinematics_summary":{"faces":[..]}}`.
+pub fn write_kinematics_summary_line(out: &mut String, faces: &[WindowStats], interocular_mm: f64) {
+    let _ = write!(
+        out,
+        "{{\"schema\":{SCHEMA},\"kinematics_summary\":{{\"faces\":["
+    );
+    for (i, w) in faces.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        window_object(out, w, interocular_mm);
+    }
+    out.push_str("]}}\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,7 +474,7 @@ mod tests {
         };
         assert_eq!(
             line(&record, LineOptions::default()),
-            "{\"schema\":3,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
+            "{\"schema\":4,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
         );
     }
 
@@ -393,6 +509,7 @@ mod tests {
             flow: Some(&flow),
             faces: None,
             classification: None,
+            kinematics: None,
         };
         let with_grid = line(
             &record,
@@ -401,7 +518,7 @@ mod tests {
                 landmarks: false,
             },
         );
-        assert!(with_grid.starts_with("{\"schema\":3,"));
+        assert!(with_grid.starts_with("{\"schema\":4,"));
         assert!(with_grid.contains("\"pts_ns\":33333333"));
         assert!(with_grid.contains(
             "\"flow\":{\"region\":\"frame\",\"grid_width\":2,\"grid_height\":1,\
@@ -632,5 +749,73 @@ mod tests {
         assert_eq!(v["summary"]["flow_scale"], 1.25);
         assert_eq!(v["summary"]["faces"][0]["label"], serde_json::Value::Null);
         assert!(v.get("frame").is_none(), "a summary is not a frame");
+    }
+
+    #[test]
+    fn kinematics_in_faces_and_window_and_summary_lines() {
+        use crate::meta::Face;
+        let faces = FaceMeta {
+            faces: vec![Face {
+                id: 4,
+                ..Face::default()
+            }],
+            fresh: true,
+        };
+        let kinematics = KinematicsMeta {
+            interocular_mm: 60.0,
+            faces: vec![FaceKinematics {
+                id: 4,
+                pose: [1.0, 2.0, 3.0],
+                pose_ok: true,
+                interocular_px: 80.0,
+                values: [0.25, 0.75, 1.0, 0.5, -0.125, 0.25, 0.25],
+                velocities: [f32::NAN; 7],
+                accelerations: [0.0; 7],
+            }],
+        };
+        let record = FrameRecord {
+            faces: Some(&faces),
+            kinematics: Some(&kinematics),
+            ..Default::default()
+        };
+        let text = line(&record, LineOptions::default());
+        serde_check(&text);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let k = &v["faces"][0]["kinematics"];
+        assert_eq!(k["pose"]["yaw"], 2.0);
+        assert_eq!(k["pose_ok"], true);
+        assert_eq!(k["iod"]["lip_aperture"], 0.25);
+        assert_eq!(k["mm"]["lip_aperture"], 15.0);
+        assert_eq!(k["mm"]["mouth_area"], 1800.0, "areas scale by the square");
+        assert_eq!(k["mm"]["corner_asymmetry"], -7.5);
+        assert_eq!(k["velocity"]["jaw_opening"], serde_json::Value::Null);
+
+        let mut w = WindowStats {
+            face_id: 4,
+            start: 0.5,
+            end: 5.5,
+            frames: 150,
+            ..Default::default()
+        };
+        w.stats[2] = Stats {
+            samples: 150,
+            range: 0.25,
+            rate: 2.0,
+            amplitude: 0.2,
+            ..Stats::default()
+        };
+        let mut out = String::new();
+        write_kinematics_window_line(&mut out, &w, 60.0);
+        serde_check(&out);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let jaw = &v["kinematics_window"]["mm"]["jaw_opening"];
+        assert_eq!(jaw["amplitude"], 12.0);
+        assert_eq!(jaw["rate_hz"], 2.0, "rates are not lengths");
+        assert_eq!(v["kinematics_window"]["iod"]["jaw_opening"]["range"], 0.25);
+        out.clear();
+        write_kinematics_summary_line(&mut out, &[w], 60.0);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["kinematics_summary"]["faces"][0]["face_id"], 4);
+        assert!(v.get("frame").is_none());
     }
 }

@@ -9,8 +9,8 @@
 //! detection, tracking, crops, the ONNX Runtime sessions), [`jsonl`] (the JSON Lines records)
 //! [`features`] (one frame's metas as the classifier's inputs), [`classify`] (the classifier's
 //! model and per-face smoothing) and [`synthetic`] (the test clips and labelled synthetic
-//! subjects). The elements `alsflow`, `alsmesh`, `alsclassify`, `alsexport` and
-//! `alsoverlay` wrap them (the last with [`draw`]), and [`meta`] is the typed API to the
+//! subjects). The elements `alsflow`, `alsmesh`, `alsclassify`, `alskinematics` (with
+//! [`kinematics`]), `alsexport` and `alsoverlay` wrap them (the last with [`draw`]), and [`meta`] is the typed API to the
 //! metadata the elements attach to buffers.
 
 use gst::glib;
@@ -18,6 +18,7 @@ use gst::glib;
 mod alsclassify;
 mod alsexport;
 mod alsflow;
+mod alskinematics;
 mod alsmesh;
 mod alsoverlay;
 pub mod classify;
@@ -54,6 +55,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     alsexport::register(plugin)?;
     alsclassify::register(plugin)?;
     alsoverlay::register(plugin)?;
+    alskinematics::register(plugin)?;
 
     Ok(())
 }

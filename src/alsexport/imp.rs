@@ -10,8 +10,14 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
-use crate::jsonl::{FrameRecord, LineOptions, write_line, write_summary_line};
-use crate::meta::{ClassMeta, ClassSummary, FaceMeta, FlowMeta, SUMMARY};
+use crate::jsonl::{
+    FrameRecord, LineOptions, write_kinematics_summary_line, write_kinematics_window_line,
+    write_line, write_summary_line,
+};
+use crate::meta::{
+    ClassMeta, ClassSummary, FaceMeta, FlowMeta, KINEMATICS_SUMMARY, KINEMATICS_WINDOW,
+    KinematicsMeta, MetaError, SUMMARY, kinematics_summary_from_structure, window_from_structure,
+};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -324,14 +330,29 @@ impl BaseTransformImpl for AlsExport {
 
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::CustomDownstream(custom) = event.view()
-            && let Some(s) = custom.structure().filter(|s| s.name() == SUMMARY)
+            && let Some(s) = custom.structure()
         {
-            match ClassSummary::from_structure(s) {
-                Ok(summary) => {
+            // The summaries and windows upstream elements send, each written as its line.
+            let line: Option<Result<Box<dyn Fn(&mut String)>, MetaError>> = match s.name().as_str()
+            {
+                SUMMARY => Some(ClassSummary::from_structure(s).map(|summary| {
+                    Box::new(move |out: &mut String| write_summary_line(out, &summary)) as _
+                })),
+                KINEMATICS_WINDOW => Some(window_from_structure(s).map(|(w, mm)| {
+                    Box::new(move |out: &mut String| write_kinematics_window_line(out, &w, mm)) as _
+                })),
+                KINEMATICS_SUMMARY => Some(kinematics_summary_from_structure(s).map(|(f, mm)| {
+                    Box::new(move |out: &mut String| write_kinematics_summary_line(out, &f, mm))
+                        as _
+                })),
+                _ => None,
+            };
+            match line {
+                Some(Ok(write)) => {
                     let written = match self.state.lock().unwrap().as_mut() {
                         Some(state) => {
                             state.line.clear();
-                            write_summary_line(&mut state.line, &summary);
+                            write(&mut state.line);
                             true
                         }
                         None => false,
@@ -340,9 +361,15 @@ impl BaseTransformImpl for AlsExport {
                         let _ = self.write_current_line();
                     }
                 }
-                Err(err) => {
-                    gst::warning!(CAT, imp = self, "Leaving out a malformed summary: {err}")
+                Some(Err(err)) => {
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "Leaving out a malformed {}: {err}",
+                        s.name()
+                    )
                 }
+                None => {}
             }
         }
         if let gst::EventView::Eos(_) = event.view() {
@@ -376,6 +403,7 @@ impl BaseTransformImpl for AlsExport {
         let flow = self.read_meta(FlowMeta::read(buffer));
         let faces = self.read_meta(FaceMeta::read(buffer));
         let classification = self.read_meta(ClassMeta::read(buffer));
+        let kinematics = self.read_meta(KinematicsMeta::read(buffer));
 
         let mut guard = self.state.lock().unwrap();
         let Some(state) = guard.as_mut() else {
@@ -389,6 +417,7 @@ impl BaseTransformImpl for AlsExport {
             flow: flow.as_ref(),
             faces: faces.as_ref(),
             classification: classification.as_ref(),
+            kinematics: kinematics.as_ref(),
         };
         state.line.clear();
         write_line(&mut state.line, &record, options);

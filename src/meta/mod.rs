@@ -13,8 +13,14 @@
 use gst::glib;
 
 mod class;
+mod kinematics;
 pub use class::{
     CLASS_META, CLASSIFICATION_MESSAGE, ClassMeta, ClassSummary, FaceClass, FaceTotals, SUMMARY,
+};
+pub use kinematics::{
+    FaceKinematics, KINEMATICS_META, KINEMATICS_SUMMARY, KINEMATICS_WINDOW, KinematicsMeta,
+    summary_from_structure as kinematics_summary_from_structure,
+    summary_structure as kinematics_summary_structure, window_from_structure, window_structure,
 };
 
 /// Name of the optical-flow meta written by `alsflow`.
@@ -33,7 +39,7 @@ const TAGS: &[&str] = &["video", "orientation", "size"];
 /// that read the metas through this crate without loading the plugin call it after
 /// `gst::init()`.
 pub fn register() {
-    for name in [FLOW_META, FACE_META, CLASS_META] {
+    for name in [FLOW_META, FACE_META, CLASS_META, KINEMATICS_META] {
         if gst::meta::CustomMeta::is_registered(name) {
             continue;
         }

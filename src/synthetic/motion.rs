@@ -135,6 +135,71 @@ impl Motion {
     }
 }
 
+/// The same kind of motion at the level of the landmarks, for proofs that must not depend on
+/// how closely a face mesh follows a warped photo: the frontal reference face
+/// ([`crate::kinematics::reference`]) with its jaw opened by up to `jaw` and its left mouth
+/// corner lifted by up to `smile` (the right one when negative), both in inter-ocular
+/// distances, `rate_hz` times a second; the head turned by `pose`, `iod_px` pixels between
+/// the eyes, in the middle of a [`WIDTH`] x [`HEIGHT`] frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeshMotion {
+    pub rate_hz: f64,
+    pub jaw: f64,
+    pub smile: f64,
+    pub iod_px: f64,
+    pub pose: crate::kinematics::HeadPose,
+}
+
+impl Default for MeshMotion {
+    fn default() -> Self {
+        Self {
+            rate_hz: 1.7,
+            jaw: 0.15,
+            smile: 0.0,
+            iod_px: 90.0,
+            pose: Default::default(),
+        }
+    }
+}
+
+impl MeshMotion {
+    /// The 468 landmarks at `t` seconds as `alsmesh` gives them: x and y fractions of the
+    /// frame, z on the scale of x.
+    pub fn landmarks(&self, t: f64) -> Vec<[f32; 3]> {
+        use crate::kinematics::measures::index::{
+            LEFT_MOUTH_CORNER, LOWER_LIP_INNER, RIGHT_MOUTH_CORNER, UPPER_LIP_INNER,
+        };
+        let face = &crate::kinematics::reference::FACE;
+        let m = (1.0 - (TAU * self.rate_hz * t).cos()) / 2.0;
+        // The jaw hinges below the upper lip: nothing above it moves; from just below the
+        // lower lip down to the chin, everything moves by the whole opening.
+        let top = face[UPPER_LIP_INNER][1] as f64;
+        let bottom = face[LOWER_LIP_INNER][1] as f64 + 0.05;
+        let corner = if self.smile >= 0.0 {
+            face[LEFT_MOUTH_CORNER]
+        } else {
+            face[RIGHT_MOUTH_CORNER]
+        };
+        let r = self.pose.matrix();
+        face.iter()
+            .map(|p| {
+                let [x, y, z] = p.map(f64::from);
+                let ramp = ((y - top) / (bottom - top)).clamp(0.0, 1.0);
+                let jaw = self.jaw * m * ramp * ramp * (3.0 - 2.0 * ramp);
+                let d2 = (x - corner[0] as f64).powi(2) + (y - corner[1] as f64).powi(2);
+                let lift = self.smile.abs() * m * (-d2 / (2.0 * 0.06f64.powi(2))).exp();
+                let q = [x, y + jaw - lift, z];
+                let v: [f64; 3] = std::array::from_fn(|i| (0..3).map(|k| r[i][k] * q[k]).sum());
+                [
+                    ((WIDTH as f64 / 2.0 + self.iod_px * v[0]) / WIDTH as f64) as f32,
+                    ((HEIGHT as f64 / 2.0 + self.iod_px * v[1]) / HEIGHT as f64) as f32,
+                    (self.iod_px * v[2] / WIDTH as f64) as f32,
+                ]
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,14 +213,38 @@ mod tests {
         };
         let (_, chin) = motion.displacement(1.0, 222.0, 176.0);
         assert!((chin - motion.jaw_px).abs() < 0.01, "{chin}");
-        assert_eq!(motion.displacement(1.0, 225.0, 125.0), (0.0, 0.0));
-        assert_eq!(motion.displacement(1.0, 190.0, 95.0), (0.0, 0.0));
+        let (_, nose) = motion.displacement(1.0, 225.0, 125.0);
+        assert!(nose.abs() < 0.05, "{nose}");
+        let (_, eye) = motion.displacement(1.0, 190.0, 95.0);
+        assert!(eye.abs() < 1e-9, "{eye}");
         let (_, corner) = motion.displacement(1.0, LEFT_CORNER.0, LEFT_CORNER.1);
         assert!((corner + motion.smile_px).abs() < 1e-9, "{corner}");
         let (_, other) = motion.displacement(1.0, 205.0, 146.0);
         assert!(other.abs() < 0.05, "the right corner stays: {other}");
         assert_eq!(motion.phase(0.0), 0.0);
         assert!((motion.phase(1.0 / 3.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mesh_motion_opens_the_jaw_and_lifts_one_corner_by_the_set_amounts() {
+        use crate::kinematics::Measures;
+        let motion = MeshMotion {
+            smile: 0.1,
+            ..MeshMotion::default()
+        };
+        let measure = |t: f64| {
+            let px: Vec<[f64; 2]> = motion
+                .landmarks(t)
+                .iter()
+                .map(|p| [p[0] as f64 * WIDTH as f64, p[1] as f64 * HEIGHT as f64])
+                .collect();
+            Measures::from_landmarks(&px).unwrap()
+        };
+        let (rest, peak) = (measure(0.0), measure(0.5 / motion.rate_hz));
+        assert!((rest.interocular_px - 90.0).abs() < 1e-3, "{rest:?}");
+        assert!((peak.jaw_opening - rest.jaw_opening - 0.15).abs() < 1e-4);
+        assert!((peak.corner_asymmetry - rest.corner_asymmetry - 0.1).abs() < 1e-3);
+        assert!(peak.lip_aperture > rest.lip_aperture + 0.02);
     }
 
     #[test]
