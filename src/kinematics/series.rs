@@ -156,7 +156,7 @@ pub fn stats(samples: &[Sample], smoother: &Smoother) -> Stats {
         let next = values.get(i + 1).copied().unwrap_or(f64::NEG_INFINITY);
         if v >= values[i - 1] && v > next && v - trough >= threshold && threshold > 0.0 {
             if rising || peaks.is_empty() {
-                peaks.push((samples[i].t, v - trough));
+                peaks.push((peak_time(samples, i), v - trough));
             }
             trough = v;
             rising = false;
@@ -201,6 +201,28 @@ pub fn stats(samples: &[Sample], smoother: &Smoother) -> Stats {
         amplitude: median / gain,
         mean: values.iter().sum::<f64>() / n as f64,
     }
+}
+
+/// The time of the peak at sample `i`, between frames: the vertex of the parabola through
+/// it and its neighbours, so the rate is not limited to whole frame intervals.
+fn peak_time(samples: &[Sample], i: usize) -> f64 {
+    let (Some(a), Some(c)) = (i.checked_sub(1).map(|j| samples[j]), samples.get(i + 1)) else {
+        return samples[i].t;
+    };
+    let b = samples[i];
+    let (ta, tc) = (a.t - b.t, c.t - b.t);
+    // y = p t^2 + q t + r through (ta, a), (0, b), (tc, c); vertex at -q / 2p.
+    let (da, dc) = (a.value - b.value, c.value - b.value);
+    let denominator = ta * tc * (ta - tc);
+    if denominator == 0.0 {
+        return b.t;
+    }
+    let p = (tc * da - ta * dc) / denominator;
+    let q = (ta * ta * dc - tc * tc * da) / denominator;
+    if p >= 0.0 {
+        return b.t;
+    }
+    b.t + (-q / (2.0 * p)).clamp(ta, tc)
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct FaceTrack {
     smoothers: [Smoother; COUNT],
     window: Vec<[Sample; COUNT]>,
     window_off_pose: u64,
+    /// The first and last frame of the window, counted or not.
+    window_span: Option<(f64, f64)>,
     windows: Vec<WindowStats>,
 }
 
@@ -76,6 +78,7 @@ impl FaceTrack {
             smoothers: std::array::from_fn(|_| Smoother::new(settings.smoothing)),
             window: Vec::new(),
             window_off_pose: 0,
+            window_span: None,
             windows: Vec::new(),
         }
     }
@@ -94,12 +97,12 @@ impl FaceTrack {
         landmarks: &[[f64; 3]],
         settings: &Settings,
     ) -> (Option<FrameKinematics>, Option<WindowStats>) {
-        let closed = match self.window.first() {
-            Some(first) if t - first[0].t >= settings.window || t < first[0].t => {
-                self.close_window()
-            }
+        let closed = match self.window_span {
+            Some((start, _)) if t - start >= settings.window || t < start => self.close_window(),
             _ => None,
         };
+        let start = self.window_span.map_or(t, |(start, _)| start);
+        self.window_span = Some((start, t));
         let flat: Vec<[f64; 2]> = landmarks.iter().map(|p| [p[0], p[1]]).collect();
         let (Some(measures), Some(pose)) = (
             Measures::from_landmarks(&flat),
@@ -134,19 +137,19 @@ impl FaceTrack {
         (Some(frame), closed)
     }
 
-    /// Closes the current window: its statistics, or `None` when it counted no frame.
+    /// Closes the current window: its statistics, or `None` when it saw no frame.
     pub fn close_window(&mut self) -> Option<WindowStats> {
         let off_pose = std::mem::take(&mut self.window_off_pose);
         let window = std::mem::take(&mut self.window);
-        let (first, last) = (window.first()?, window.last()?);
+        let (start, end) = self.window_span.take()?;
         let stats = std::array::from_fn(|i| {
             let series: Vec<Sample> = window.iter().map(|s| s[i]).collect();
             stats(&series, &self.smoothers[i])
         });
         let closed = WindowStats {
             face_id: self.id,
-            start: first[0].t,
-            end: last[0].t,
+            start,
+            end,
             frames: window.len() as u64,
             frames_off_pose: off_pose,
             stats,
@@ -173,7 +176,7 @@ impl FaceTrack {
             s.min = f64::INFINITY;
             s.max = f64::NEG_INFINITY;
             let (mut repeating, mut weighted_mean) = (0.0, 0.0);
-            for (w, length) in all {
+            for (w, length) in all.filter(|(w, _)| w.samples > 0) {
                 s.samples += w.samples;
                 s.min = s.min.min(w.min);
                 s.max = s.max.max(w.max);
@@ -292,8 +295,8 @@ mod tests {
         assert!(frame.unwrap().samples[0].velocity.is_nan(), "restarted");
         let w = track.close_window().unwrap();
         assert_eq!((w.frames, w.frames_off_pose), (2, 1));
+        assert!(track.close_window().is_none(), "nothing since");
         let (none, _) = track.push(0.3, &front[..10], &settings);
         assert!(none.is_none());
-        assert!(track.close_window().is_none());
     }
 }
