@@ -83,38 +83,7 @@ fn derive(photo: &std::path::Path) -> Result<Vec<[f64; 3]>, String> {
         .iter()
         .map(|p| [p[0] as f64 * w, p[1] as f64 * h, p[2] as f64 * w])
         .collect();
-    Ok(normalise(&points))
-}
-
-/// The points in the face's own frame (see the module's comment).
-fn normalise(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
-    let (r, l) = (points[33], points[263]);
-    let origin: [f64; 3] = std::array::from_fn(|k| (r[k] + l[k]) / 2.0);
-    let d: [f64; 3] = std::array::from_fn(|k| l[k] - r[k]);
-    let iod = d.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let x = d.map(|v| v / iod);
-    // y: the picture's down, less its part along x; z completes a right-handed frame.
-    let down = [0.0, 1.0, 0.0];
-    let along = x[1];
-    let y = normalised(std::array::from_fn(|k| down[k] - along * x[k]));
-    let z = [
-        x[1] * y[2] - x[2] * y[1],
-        x[2] * y[0] - x[0] * y[2],
-        x[0] * y[1] - x[1] * y[0],
-    ];
-    points
-        .iter()
-        .map(|p| {
-            let q: [f64; 3] = std::array::from_fn(|k| (p[k] - origin[k]) / iod);
-            let dot = |a: [f64; 3]| a[0] * q[0] + a[1] * q[1] + a[2] * q[2];
-            [dot(x), dot(y), dot(z)]
-        })
-        .collect()
-}
-
-fn normalised(v: [f64; 3]) -> [f64; 3] {
-    let n = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-    v.map(|a| a / n)
+    Ok(gstals::kinematics::pose::face_frame(&points))
 }
 
 fn rust_source(points: &[[f64; 3]]) -> String {

@@ -392,3 +392,42 @@ fn video_through_alsmesh_alskinematics_and_alsexport() {
         );
     }
 }
+
+#[test]
+fn the_committed_reference_face_is_what_the_script_derives() {
+    // scripts/gen-face-reference.sh: alsmesh on the face photo at rest, in the face's frame.
+    common::init();
+    let photo = gstals::synthetic::Photo::load(&common::asset("third_party/photos/astronaut.png"))
+        .expect("photo");
+    let rest = Motion::default().render(&photo, 0.0).expect("renders");
+    let frames = vec![rest; 5];
+    let buffers = common::run_frames(
+        "alsmesh",
+        gst_video::VideoFormat::Rgb,
+        WIDTH as u32,
+        HEIGHT as u32,
+        &frames,
+    )
+    .expect("runs");
+    let meta = buffers
+        .last()
+        .and_then(|b| FaceMeta::read(b))
+        .expect("face meta")
+        .expect("readable");
+    let (w, h) = (WIDTH as f64, HEIGHT as f64);
+    let points: Vec<[f64; 3]> = meta.faces[0]
+        .landmarks
+        .iter()
+        .map(|p| [p[0] as f64 * w, p[1] as f64 * h, p[2] as f64 * w])
+        .collect();
+    let derived = gstals::kinematics::pose::face_frame(&points);
+    let worst = derived
+        .iter()
+        .zip(gstals::kinematics::reference::FACE)
+        .flat_map(|(d, r)| (0..3).map(move |k| (d[k] - r[k] as f64).abs()))
+        .fold(0.0, f64::max);
+    assert!(
+        worst < 2e-3,
+        "reference.rs is stale by {worst}: run scripts/gen-face-reference.sh"
+    );
+}

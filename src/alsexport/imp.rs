@@ -333,26 +333,27 @@ impl BaseTransformImpl for AlsExport {
             && let Some(s) = custom.structure()
         {
             // The summaries and windows upstream elements send, each written as its line.
-            let line: Option<Result<Box<dyn Fn(&mut String)>, MetaError>> = match s.name().as_str()
-            {
-                SUMMARY => Some(ClassSummary::from_structure(s).map(|summary| {
-                    Box::new(move |out: &mut String| write_summary_line(out, &summary)) as _
-                })),
-                KINEMATICS_WINDOW => Some(window_from_structure(s).map(|(w, mm)| {
-                    Box::new(move |out: &mut String| write_kinematics_window_line(out, &w, mm)) as _
-                })),
-                KINEMATICS_SUMMARY => Some(kinematics_summary_from_structure(s).map(|(f, mm)| {
-                    Box::new(move |out: &mut String| write_kinematics_summary_line(out, &f, mm))
-                        as _
-                })),
+            let mut text = String::new();
+            let parsed: Option<Result<(), MetaError>> = match s.name().as_str() {
+                SUMMARY => Some(
+                    ClassSummary::from_structure(s)
+                        .map(|summary| write_summary_line(&mut text, &summary)),
+                ),
+                KINEMATICS_WINDOW => Some(
+                    window_from_structure(s)
+                        .map(|(w, mm)| write_kinematics_window_line(&mut text, &w, mm)),
+                ),
+                KINEMATICS_SUMMARY => Some(
+                    kinematics_summary_from_structure(s)
+                        .map(|(f, mm)| write_kinematics_summary_line(&mut text, &f, mm)),
+                ),
                 _ => None,
             };
-            match line {
-                Some(Ok(write)) => {
+            match parsed {
+                Some(Ok(())) => {
                     let written = match self.state.lock().unwrap().as_mut() {
                         Some(state) => {
-                            state.line.clear();
-                            write(&mut state.line);
+                            state.line = text;
                             true
                         }
                         None => false,

@@ -83,6 +83,48 @@ impl HeadPose {
     }
 }
 
+/// `points` (468 landmarks in pixels) in the face's own frame, as [`reference::FACE`] is:
+/// origin between the outer eye corners (33 and 263), x along the eye line towards the
+/// subject's left, y the picture's down made square to x, z away from the camera, one
+/// inter-ocular distance as the unit. `scripts/gen-face-reference.sh` applies it to the face
+/// photo at rest to make the reference.
+pub fn face_frame(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
+    let (r, l) = (points[33], points[263]);
+    let origin: [f64; 3] = std::array::from_fn(|k| (r[k] + l[k]) / 2.0);
+    let d: [f64; 3] = std::array::from_fn(|k| l[k] - r[k]);
+    let iod = d
+        .iter()
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
+    let x = d.map(|v| v / iod);
+    let y = unit([-x[1] * x[0], 1.0 - x[1] * x[1], -x[1] * x[2]]);
+    let z = [
+        x[1] * y[2] - x[2] * y[1],
+        x[2] * y[0] - x[0] * y[2],
+        x[0] * y[1] - x[1] * y[0],
+    ];
+    points
+        .iter()
+        .map(|p| {
+            let q: [f64; 3] = std::array::from_fn(|k| (p[k] - origin[k]) / iod);
+            let dot = |a: [f64; 3]| a[0] * q[0] + a[1] * q[1] + a[2] * q[2];
+            [dot(x), dot(y), dot(z)]
+        })
+        .collect()
+}
+
+fn unit(v: [f64; 3]) -> [f64; 3] {
+    let n = v
+        .iter()
+        .map(|a| a * a)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
+    v.map(|a| a / n)
+}
+
 pub(crate) fn mul(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     std::array::from_fn(|i| std::array::from_fn(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum()))
 }
@@ -144,6 +186,7 @@ fn best_rotation<const N: usize>(
 
 /// The unit eigenvector of the largest eigenvalue of a symmetric 4x4 matrix, by cyclic
 /// Jacobi rotations.
+#[allow(clippy::needless_range_loop)] // matrix code reads best with indices
 fn largest_eigenvector(mut a: [[f64; 4]; 4]) -> [f64; 4] {
     let mut v = [[0.0; 4]; 4];
     for (i, row) in v.iter_mut().enumerate() {

@@ -132,9 +132,9 @@ pub struct Stats {
 }
 
 /// The statistics of `samples` (in time order), smoothed by `smoother`'s settings. Peaks are
-/// local maxima that rise at least a quarter of the window's range above the lowest value
-/// since the previous peak.
-pub fn stats(samples: &[Sample], smoother: &Smoother) -> Stats {
+/// local maxima that rise above the lowest value since the previous peak by a quarter of the
+/// window's range and at least `min_rise`, so a still face's jitter is not a repetition.
+pub fn stats(samples: &[Sample], smoother: &Smoother, min_rise: f64) -> Stats {
     let n = samples.len();
     if n == 0 {
         return Stats::default();
@@ -146,7 +146,7 @@ pub fn stats(samples: &[Sample], smoother: &Smoother) -> Stats {
             (lo.min(v), hi.max(v))
         });
     let range = hi - lo;
-    let threshold = range / 4.0;
+    let threshold = (range / 4.0).max(min_rise);
     let mut peaks: Vec<(f64, f64)> = Vec::new(); // (time, peak - preceding trough)
     let mut trough = values[0];
     let mut rising = false;
@@ -254,7 +254,7 @@ mod tests {
     fn rate_and_amplitude_of_a_known_movement() {
         for (rate, amplitude) in [(1.0, 0.3), (2.5, 0.2), (5.0, 0.1)] {
             let (samples, smoother) = run(30.0, 6.0, 0.02, jaw(rate, amplitude));
-            let s = stats(&samples[15..], &smoother);
+            let s = stats(&samples[15..], &smoother, 0.01);
             assert!((s.rate / rate - 1.0).abs() < 0.05, "rate {rate}: {s:?}");
             assert!(
                 (s.amplitude / amplitude - 1.0).abs() < 0.10,
@@ -269,8 +269,8 @@ mod tests {
         let motion = jaw(2.0, 0.3);
         let (at25, sm) = run(25.0, 4.0, 0.02, &motion);
         let (at30, _) = run(30.0, 4.0, 0.02, &motion);
-        let a = stats(&at25[10..], &sm);
-        let b = stats(&at30[10..], &sm);
+        let a = stats(&at25[10..], &sm, 0.01);
+        let b = stats(&at30[10..], &sm, 0.01);
         for (x, y) in [
             (a.peak_opening_speed, b.peak_opening_speed),
             (a.peak_closing_speed, b.peak_closing_speed),
@@ -286,7 +286,7 @@ mod tests {
             .filter(|i| i % 3 != 2)
             .map(|i| smoother.push(i as f64 / 30.0, motion(i as f64 / 30.0)))
             .collect();
-        let c = stats(&dropped[7..], &smoother);
+        let c = stats(&dropped[7..], &smoother, 0.01);
         assert!(
             (c.peak_opening_speed / b.peak_opening_speed - 1.0).abs() < 0.10,
             "{c:?}"
@@ -309,7 +309,7 @@ mod tests {
             samples.push(smoother.push(t, 0.5 * (1.0 - (std::f64::consts::TAU * phase).cos())));
             t += 1.0 / 30.0;
         }
-        let s = stats(&samples[10..], &smoother);
+        let s = stats(&samples[10..], &smoother, 0.01);
         assert!((s.rate - 2.0).abs() < 0.15, "{s:?}");
         assert!(s.cycle_variability > 0.1, "{s:?}");
 
@@ -321,6 +321,20 @@ mod tests {
         assert!(restarted.velocity.is_nan() && restarted.acceleration.is_nan());
         let nan = smoother.push(0.2, f64::NAN);
         assert!(nan.value.is_nan());
-        assert_eq!(stats(&[], &smoother), Stats::default());
+        assert_eq!(stats(&[], &smoother, 0.01), Stats::default());
+
+        // Jitter of a few thousandths around a still value is no repetition.
+        let mut smoother = Smoother::new(0.03);
+        let still: Vec<Sample> = (0..90)
+            .map(|i| {
+                smoother.push(
+                    i as f64 / 30.0,
+                    0.7 + 0.004 * ((i * 7919) % 13) as f64 / 13.0,
+                )
+            })
+            .collect();
+        let s = stats(&still, &smoother, 0.01);
+        assert_eq!((s.rate, s.cycle_variability), (0.0, 0.0), "{s:?}");
+        assert!(s.range < 0.005);
     }
 }

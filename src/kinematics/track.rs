@@ -11,6 +11,11 @@ use super::measures::{COUNT, Measures};
 use super::pose::HeadPose;
 use super::series::{Sample, Smoother, Stats, stats};
 
+/// The smallest rise that counts as a repeated movement, per measure: a hundredth of the
+/// inter-ocular distance (0.6 mm at 63 mm) for lengths, 0.002 of its square for the mouth
+/// area; below it, landmark jitter.
+const MIN_REPEATED_MOVEMENT: [f64; COUNT] = [0.01, 0.01, 0.01, 0.002, 0.01, 0.01, 0.01];
+
 /// How a face's kinematics are computed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Settings {
@@ -144,7 +149,7 @@ impl FaceTrack {
         let (start, end) = self.window_span.take()?;
         let stats = std::array::from_fn(|i| {
             let series: Vec<Sample> = window.iter().map(|s| s[i]).collect();
-            stats(&series, &self.smoothers[i])
+            stats(&series, &self.smoothers[i], MIN_REPEATED_MOVEMENT[i])
         });
         let closed = WindowStats {
             face_id: self.id,
