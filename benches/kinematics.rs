@@ -80,7 +80,11 @@ fn main() {
     let start = Instant::now();
     let mut read = 0usize;
     for b in &one {
-        read += FaceMeta::read(b).expect("meta").expect("readable").faces.len();
+        read += FaceMeta::read(b)
+            .expect("meta")
+            .expect("readable")
+            .faces
+            .len();
     }
     let baseline = start.elapsed().as_secs_f64() / read as f64;
 
@@ -90,7 +94,13 @@ fn main() {
             FaceMeta::read(b).expect("meta").expect("readable").faces[0]
                 .landmarks
                 .iter()
-                .map(|p| [p[0] as f64 * 640.0, p[1] as f64 * 480.0, p[2] as f64 * 640.0])
+                .map(|p| {
+                    [
+                        p[0] as f64 * 640.0,
+                        p[1] as f64 * 480.0,
+                        p[2] as f64 * 640.0,
+                    ]
+                })
                 .collect()
         })
         .collect();

@@ -28,7 +28,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Protocol::GroupedKFold(k) => {
                 format!("subject-grouped {k}-fold cross-validation, stratified by label")
@@ -56,14 +56,15 @@ pub struct FitOptions {
 }
 
 /// Every row of the dataset, with where it came from.
-struct Rows {
-    landmarks: Vec<f32>,
+#[derive(Default)]
+pub(crate) struct Rows {
+    pub(crate) landmarks: Vec<f32>,
     /// (video, row within the video's file)
-    origin: Vec<(usize, usize)>,
-    label: Vec<u32>,
-    subject: Vec<usize>,
-    subjects: Vec<String>,
-    subject_label: Vec<u32>,
+    pub(crate) origin: Vec<(usize, usize)>,
+    pub(crate) label: Vec<u32>,
+    pub(crate) subject: Vec<usize>,
+    pub(crate) subjects: Vec<String>,
+    pub(crate) subject_label: Vec<u32>,
 }
 
 fn load_rows(ds: &Dataset, labels: &[String], shuffle: Option<u64>) -> Result<Rows, String> {
@@ -226,7 +227,7 @@ fn prepare(
     Ok((pre, batches))
 }
 
-fn folds(rows: &Rows, protocol: Protocol, seed: u64) -> Result<Vec<Vec<usize>>, String> {
+pub(crate) fn folds(rows: &Rows, protocol: Protocol, seed: u64) -> Result<Vec<Vec<usize>>, String> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xF01D);
     let n_subjects = rows.subjects.len();
     let fold_of_subject: Vec<usize> = match protocol {
@@ -273,6 +274,8 @@ fn folds(rows: &Rows, protocol: Protocol, seed: u64) -> Result<Vec<Vec<usize>>, 
 #[derive(Serialize)]
 pub struct Evaluation {
     pub protocol: String,
+    /// What one row of `frames` is: "frame", or "window" for the kinematics model.
+    pub row: String,
     pub frames: Table,
     pub subjects: Table,
     pub shuffled_labels: bool,
@@ -313,7 +316,7 @@ fn argmax(p: &[f32]) -> usize {
 }
 
 /// Frame and subject tables from per-row probabilities.
-fn evaluate(
+pub(crate) fn evaluate(
     labels: &[String],
     rows: &Rows,
     probabilities: &[Option<Vec<f32>>],
@@ -350,6 +353,7 @@ fn evaluate(
     }
     Evaluation {
         protocol: protocol.into(),
+        row: "frame".into(),
         frames,
         subjects: table(labels, &st, &sp),
         shuffled_labels: shuffled,

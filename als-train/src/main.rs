@@ -7,6 +7,7 @@
 //! als-train extract MANIFEST.csv --out DIR     # features with the plugin's own elements
 //! als-train fit DIR --out model.onnx --report REPORT_DIR
 //! als-train eval model.onnx DIR
+//! als-train kinematics MANIFEST.csv --report DIR  # interpretable model on alskinematics
 //! ```
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use gstals::synthetic::subjects::Task;
 mod data;
 mod extract;
 mod fit;
+mod kinematics;
 mod metrics;
 mod model;
 mod onnx_export;
@@ -139,6 +141,36 @@ enum Command {
         shuffle_labels: bool,
         #[arg(long)]
         name: Option<String>,
+    },
+    /// The interpretable model beside the network: alskinematics measures every video of
+    /// MANIFEST (path,label,subject[,task]); each window's statistics (range, amplitude, rate,
+    /// cycle variability, mean, peak speeds of every measure) is one row of a logistic
+    /// regression, evaluated by subject like `fit`; the coefficients are printed by name.
+    Kinematics {
+        manifest: PathBuf,
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Seconds per window (one row each).
+        #[arg(long, default_value_t = 5.0)]
+        window: f64,
+        /// Windows with fewer measured frames are left out.
+        #[arg(long, default_value_t = 10)]
+        min_frames: u64,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        #[arg(long)]
+        leave_one_subject_out: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// L2 penalty on the standardised coefficients.
+        #[arg(long, default_value_t = 0.01)]
+        l2: f64,
+        /// Videos at a time.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Shuffles labels between subjects: a control that must score near chance.
+        #[arg(long)]
+        shuffle_labels: bool,
     },
     /// Prints the tables for MODEL on the features in DIR, run by ONNX Runtime.
     Eval {
@@ -288,6 +320,39 @@ fn run(cli: Cli) -> Result<(), String> {
                 name,
             };
             fit::fit(&options).map(|_| ())
+        }
+        Command::Kinematics {
+            manifest,
+            report,
+            window,
+            min_frames,
+            folds,
+            leave_one_subject_out,
+            seed,
+            l2,
+            jobs,
+            shuffle_labels,
+        } => {
+            if !(window.is_finite() && (0.5..=3600.0).contains(&window)) {
+                return Err(format!("--window {window}: from 0.5 to 3600 seconds"));
+            }
+            let protocol = if leave_one_subject_out {
+                fit::Protocol::LeaveOneSubjectOut
+            } else {
+                fit::Protocol::GroupedKFold(folds)
+            };
+            kinematics::run(&kinematics::KinematicsOptions {
+                manifest,
+                report,
+                window,
+                min_frames,
+                protocol,
+                seed,
+                l2,
+                jobs,
+                shuffle_labels,
+            })
+            .map(|_| ())
         }
         Command::Eval { model, dir, report } => {
             let evaluation = fit::eval(&model, &dir)?;

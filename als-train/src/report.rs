@@ -25,8 +25,10 @@ pub fn write(
     put(
         "tables.txt",
         format!(
-            "{}\n\nFrame level:\n{}\nSubject level (mean probability per subject):\n{}\n{}",
+            "{}\n\n{}{} level:\n{}\nSubject level (mean probability per subject):\n{}\n{}",
             evaluation.protocol,
+            evaluation.row[..1].to_uppercase(),
+            &evaluation.row[1..],
             evaluation.frames.to_text(),
             evaluation.subjects.to_text(),
             evaluation.subjects_text()

@@ -115,6 +115,36 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         assert!(report.join(file).is_file(), "{file} in the report");
     }
 
+    // The interpretable model on alskinematics' window statistics, by subject too.
+    let kinematics_report = dir.join("kinematics");
+    let kinematics = als_train(&[
+        "kinematics",
+        &s(&clips.join("manifest.csv")),
+        "--window",
+        "2",
+        "--jobs",
+        "2",
+        "--report",
+        &s(&kinematics_report),
+    ]);
+    assert!(
+        kinematics.contains("subject-grouped 5-fold"),
+        "{kinematics}"
+    );
+    assert!(kinematics.contains("jaw-opening.amplitude"), "{kinematics}");
+    let accuracy = subject_accuracy(&kinematics_report);
+    assert!(
+        accuracy >= 0.75,
+        "kinematics model: subject accuracy {accuracy}\n{kinematics}"
+    );
+    let coefficients = std::fs::read_to_string(kinematics_report.join("coefficients.csv"))
+        .expect("coefficients written");
+    assert_eq!(
+        coefficients.lines().count(),
+        1 + 49 + 1,
+        "header, 49 features, intercept"
+    );
+
     let shuffled_report = dir.join("shuffled");
     als_train(&[
         "fit",
