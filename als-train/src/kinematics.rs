@@ -297,7 +297,8 @@ fn measure_all(
     let queue = Arc::new(Mutex::new(
         (0..videos.len()).collect::<Vec<_>>().into_iter(),
     ));
-    let done: Arc<Mutex<Vec<(usize, Result<Vec<WindowStats>, String>)>>> = Arc::default();
+    type Done = Vec<(usize, Result<Vec<WindowStats>, String>)>;
+    let done: Arc<Mutex<Done>> = Arc::default();
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             let (queue, done) = (queue.clone(), done.clone());
