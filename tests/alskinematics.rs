@@ -431,3 +431,65 @@ fn the_committed_reference_face_is_what_the_script_derives() {
         "reference.rs is stale by {worst}: run scripts/gen-face-reference.sh"
     );
 }
+
+fn face_buffer(motion: &MeshMotion, t: f64) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_slice(vec![0u8; WIDTH * HEIGHT]);
+    {
+        let b = buffer.get_mut().expect("writable");
+        b.set_pts(gst::ClockTime::from_nseconds((t * 1e9) as u64));
+        FaceMeta {
+            faces: vec![Face {
+                id: 1,
+                landmarks: motion.landmarks(t),
+                ..Face::default()
+            }],
+            fresh: true,
+        }
+        .attach(b)
+        .expect("attaches");
+    }
+    buffer
+}
+
+#[test]
+fn a_flush_restarts_the_smoothing_and_a_new_stream_gets_its_own_summary() {
+    common::init();
+    let mut h = gst_check::Harness::new("alskinematics");
+    h.set_src_caps_str(&format!(
+        "video/x-raw,format=GRAY8,width={WIDTH},height={HEIGHT},framerate=30/1"
+    ));
+    let motion = MeshMotion::default();
+    let velocity = |b: &gst::Buffer| {
+        KinematicsMeta::read(b)
+            .expect("meta")
+            .expect("readable")
+            .faces[0]
+            .velocities[2]
+    };
+    for i in 0..3 {
+        let out = h
+            .push_and_pull(face_buffer(&motion, i as f64 / 30.0))
+            .expect("buffer");
+        assert_eq!(velocity(&out).is_nan(), i == 0, "frame {i}");
+    }
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    let out = h.push_and_pull(face_buffer(&motion, 0.1)).expect("buffer");
+    assert!(velocity(&out).is_nan(), "no velocity across a flush");
+
+    // A second stream without EOS between: the first one's summary goes downstream first.
+    while h.try_pull_event().is_some() {}
+    assert!(h.push_event(gst::event::StreamStart::new("second")));
+    let mut names = Vec::new();
+    while let Some(event) = h.try_pull_event() {
+        if let Some(s) = event.structure() {
+            names.push(s.name().to_string());
+        }
+    }
+    assert!(
+        names.iter().any(|n| n == KINEMATICS_SUMMARY),
+        "events downstream: {names:?}"
+    );
+}
