@@ -13,6 +13,7 @@ packages=(
   meson ninja-build
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   unzip python3-venv python3-pip fonts-dejavu-core binutils
+  mosquitto mosquitto-clients openssl
 )
 
 missing=()

@@ -29,6 +29,7 @@ pub mod jsonl;
 pub mod kinematics;
 pub mod mesh;
 pub mod meta;
+pub mod publish;
 pub mod synthetic;
 mod video_formats;
 
