@@ -100,7 +100,13 @@ fn measure_video(path: &Path, window: f64) -> Result<Vec<WindowStats>, String> {
             }
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure().filter(|s| s.name() == KINEMATICS_WINDOW) {
-                    windows.push(window_from_structure(s).map_err(|e| e.to_string())?.0);
+                    match window_from_structure(s) {
+                        Ok((w, _)) => windows.push(w),
+                        Err(e) => {
+                            result = Err(e.to_string());
+                            break;
+                        }
+                    }
                 }
             }
             _ => {}

@@ -333,8 +333,8 @@ fn run(cli: Cli) -> Result<(), String> {
             jobs,
             shuffle_labels,
         } => {
-            if !(window.is_finite() && (0.5..=3600.0).contains(&window)) {
-                return Err(format!("--window {window}: from 0.5 to 3600 seconds"));
+            if !(window.is_finite() && (0.5..=600.0).contains(&window)) {
+                return Err(format!("--window {window}: from 0.5 to 600 seconds"));
             }
             let protocol = if leave_one_subject_out {
                 fit::Protocol::LeaveOneSubjectOut

@@ -98,7 +98,7 @@ impl ObjectImpl for AlsKinematics {
                     .nick("Window")
                     .blurb("Seconds of a face per als-kinematics statistics message")
                     .minimum(0.5)
-                    .maximum(3600.0)
+                    .maximum(600.0)
                     .default_value(d.track.window)
                     .mutable_ready()
                     .build(),
@@ -225,7 +225,13 @@ impl BaseTransformImpl for AlsKinematics {
                     self.finish_stream();
                 }
             }
-            gst::EventView::FlushStop(_) => self.restart_all(),
+            // After a seek the windows so far are closed and the smoothing starts afresh;
+            // downstream must have left flushing first to take the windows' events.
+            gst::EventView::FlushStop(_) | gst::EventView::Segment(_) => {
+                let forwarded = self.parent_sink_event(event);
+                self.close_all();
+                return forwarded;
+            }
             _ => {}
         }
         self.parent_sink_event(event)
@@ -257,8 +263,7 @@ impl BaseTransformImpl for AlsKinematics {
             }
             return Ok(gst::FlowSuccess::Ok);
         };
-        let discont = buffer.flags().contains(gst::BufferFlags::DISCONT);
-        let mut closed = Vec::new();
+        let (mut closed, mut departed) = (Vec::new(), Vec::new());
         let mut meta = KinematicsMeta {
             interocular_mm: settings.interocular_mm,
             faces: Vec::with_capacity(faces.faces.len()),
@@ -274,9 +279,6 @@ impl BaseTransformImpl for AlsKinematics {
                     track: FaceTrack::new(face.id, &settings.track),
                     last_seen: t,
                 });
-                if discont {
-                    tracked.track.restart();
-                }
                 tracked.last_seen = t;
                 let pixels: Vec<[f64; 3]> = face
                     .landmarks
@@ -299,10 +301,23 @@ impl BaseTransformImpl for AlsKinematics {
                     });
                 }
             }
-            // A face gone for a whole window has its window closed now, not at EOS.
+            // A face gone for a whole window has its window closed now, not at EOS; one gone
+            // for three is forgotten after its own summary, so memory stays with the faces
+            // in view.
             for tracked in state.tracks.values_mut() {
                 if t - tracked.last_seen >= settings.track.window {
                     closed.extend(tracked.track.close_window());
+                }
+            }
+            let gone: Vec<u32> = state
+                .tracks
+                .iter()
+                .filter(|(_, tracked)| t - tracked.last_seen >= 3.0 * settings.track.window)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in gone {
+                if let Some(tracked) = state.tracks.remove(&id) {
+                    departed.push(tracked.track.summary());
                 }
             }
         }
@@ -310,6 +325,12 @@ impl BaseTransformImpl for AlsKinematics {
             self.send(window_structure(
                 KINEMATICS_WINDOW,
                 &window,
+                settings.interocular_mm,
+            ));
+        }
+        if !departed.is_empty() {
+            self.send(kinematics_summary_structure(
+                &departed,
                 settings.interocular_mm,
             ));
         }
@@ -353,9 +374,22 @@ impl AlsKinematics {
         self.send(kinematics_summary_structure(&summaries, interocular_mm));
     }
 
-    fn restart_all(&self) {
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.tracks.values_mut().for_each(|t| t.track.restart());
+    /// Closes every face's window (posting it) and restarts the smoothing: after a seek.
+    fn close_all(&self) {
+        let interocular_mm = self.settings.lock().unwrap().interocular_mm;
+        let closed: Vec<WindowStats> = match self.state.lock().unwrap().as_mut() {
+            Some(state) => state
+                .tracks
+                .values_mut()
+                .filter_map(|t| {
+                    t.track.restart();
+                    t.track.close_window()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        for window in closed {
+            self.send(window_structure(KINEMATICS_WINDOW, &window, interocular_mm));
         }
     }
 }

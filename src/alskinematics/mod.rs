@@ -26,8 +26,10 @@
  * (cycles per second, from the peaks), cycle-to-cycle variability and amplitude of repeated
  * movements, and mean. At EOS it posts `als-kinematics-summary` with the whole stream's
  * figures per face. Both also travel downstream as custom events, so `alsexport` writes
- * them. A flush, a seek or a discontinuity restarts the smoothing; a new stream (without
- * EOS between) gets its own summary.
+ * them. A flush or a seek closes the open windows and restarts the smoothing; a gap of more
+ * than 0.5 s in a face's frames restarts its smoothing (dropped frames do not); a face gone
+ * for three windows gets its own `als-kinematics-summary` and is forgotten; a new stream
+ * (without EOS between) gets its own summary.
  *
  * The measures are geometric facts about the landmarks, not a diagnosis; their accuracy is
  * that of the face mesh on the video at hand.

@@ -89,6 +89,9 @@ impl HeadPose {
 /// inter-ocular distance as the unit. `scripts/gen-face-reference.sh` applies it to the face
 /// photo at rest to make the reference.
 pub fn face_frame(points: &[[f64; 3]]) -> Vec<[f64; 3]> {
+    if points.len() < reference::FACE.len() {
+        return Vec::new();
+    }
     let (r, l) = (points[33], points[263]);
     let origin: [f64; 3] = std::array::from_fn(|k| (r[k] + l[k]) / 2.0);
     let d: [f64; 3] = std::array::from_fn(|k| l[k] - r[k]);

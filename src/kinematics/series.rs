@@ -15,6 +15,9 @@
 pub struct Sample {
     /// Seconds, from the buffer's timestamp.
     pub t: f64,
+    /// The measure as given.
+    pub raw: f64,
+    /// Smoothed.
     pub value: f64,
     /// Per second; NaN on the first sample after a restart.
     pub velocity: f64,
@@ -28,6 +31,8 @@ pub struct Smoother {
     tau: f64,
     stages: Option<(f64, f64)>,
     last: Option<Sample>,
+    /// The interval before the last sample, for accelerations.
+    last_dt: Option<f64>,
 }
 
 impl Smoother {
@@ -37,6 +42,7 @@ impl Smoother {
             tau: tau.max(0.0),
             stages: None,
             last: None,
+            last_dt: None,
         }
     }
 
@@ -44,6 +50,12 @@ impl Smoother {
     pub fn reset(&mut self) {
         self.stages = None;
         self.last = None;
+        self.last_dt = None;
+    }
+
+    /// The time of the last sample, if any since the last restart.
+    pub fn last_time(&self) -> Option<f64> {
+        self.last.map(|s| s.t)
     }
 
     /// The smoothed sample for `value` at `t` seconds. Samples whose time does not move
@@ -53,8 +65,10 @@ impl Smoother {
             self.reset();
             return Sample {
                 t,
+                raw: value,
                 value: f64::NAN,
-                ..Default::default()
+                velocity: f64::NAN,
+                acceleration: f64::NAN,
             };
         }
         if self.last.is_some_and(|s| t <= s.t) {
@@ -73,20 +87,29 @@ impl Smoother {
             _ => (value, value),
         };
         self.stages = Some((a, b));
-        // Derivatives that need samples from before a restart are unknown: NaN.
+        // Derivatives that need samples from before a restart are unknown: NaN. Each velocity
+        // belongs to the middle of its interval, so the acceleration divides by the distance
+        // between two middles: uneven intervals (dropped frames) do not bias it.
         let sample = match self.last {
             Some(last) => {
                 let dt = t - last.t;
                 let velocity = (b - last.value) / dt;
+                let acceleration = match self.last_dt {
+                    Some(previous) => (velocity - last.velocity) / ((dt + previous) / 2.0),
+                    None => f64::NAN,
+                };
+                self.last_dt = Some(dt);
                 Sample {
                     t,
+                    raw: value,
                     value: b,
                     velocity,
-                    acceleration: (velocity - last.velocity) / dt,
+                    acceleration,
                 }
             }
             None => Sample {
                 t,
+                raw: value,
                 value: b,
                 velocity: f64::NAN,
                 acceleration: f64::NAN,
@@ -113,93 +136,116 @@ impl Smoother {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
     pub samples: usize,
-    /// Smallest and largest smoothed value, and their difference.
+    /// Smallest and largest measure (as given, not smoothed), their difference and the mean.
     pub min: f64,
     pub max: f64,
     pub range: f64,
     /// Peak speed while the measure grows (opening) and while it shrinks (closing), per
-    /// second, both positive.
+    /// second, both positive; for a repeated movement, with the smoother's attenuation at its
+    /// rate divided back out.
     pub peak_opening_speed: f64,
     pub peak_closing_speed: f64,
-    /// Cycles per second, from the peaks; 0 with fewer than two peaks.
+    /// Cycles per second, from the peaks; 0 when no two peaks follow each other without a
+    /// restart between them.
     pub rate: f64,
-    /// Coefficient of variation of the peak-to-peak intervals (0 = perfectly regular).
+    /// Coefficient of variation of the peak-to-peak intervals (0 = perfectly regular); NaN
+    /// with fewer than two intervals.
     pub cycle_variability: f64,
-    /// Median peak-to-trough amplitude of the cycles, with the filter's attenuation at
-    /// `rate` divided back out.
+    /// Median peak-to-trough amplitude of the cycles, with the smoother's attenuation at
+    /// `rate` divided back out; NaN without a repetition.
     pub amplitude: f64,
     pub mean: f64,
 }
 
 /// The statistics of `samples` (in time order), smoothed by `smoother`'s settings. Peaks are
-/// local maxima that rise above the lowest value since the previous peak by a quarter of the
-/// window's range and at least `min_rise`, so a still face's jitter is not a repetition.
+/// local maxima of the smoothed measure that rise above the lowest value since the previous
+/// peak by a quarter of the window's range and at least `min_rise`, so a still face's jitter
+/// is not a repetition. A restart (a sample without a velocity) splits the series: no
+/// interval or trough spans it, and the window's last sample is never a peak.
 pub fn stats(samples: &[Sample], smoother: &Smoother, min_rise: f64) -> Stats {
     let n = samples.len();
     if n == 0 {
         return Stats::default();
     }
-    let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+    let (lo, hi, sum) = samples.iter().fold(
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0),
+        |(lo, hi, sum), s| (lo.min(s.raw), hi.max(s.raw), sum + s.raw),
+    );
     let range = hi - lo;
     let threshold = (range / 4.0).max(min_rise);
-    let mut peaks: Vec<(f64, f64)> = Vec::new(); // (time, peak - preceding trough)
-    let mut trough = values[0];
-    let mut rising = false;
+    // (segment, time, rise above the preceding trough, whether that trough was seen whole)
+    let mut peaks: Vec<(usize, f64, f64, bool)> = Vec::new();
+    let (mut segment, mut trough, mut rising, mut whole) = (0, samples[0].value, false, false);
     for i in 1..n {
-        let v = values[i];
+        let v = samples[i].value;
+        if samples[i].velocity.is_nan() {
+            (segment, trough, rising, whole) = (segment + 1, v, false, false);
+            continue;
+        }
         trough = trough.min(v);
-        let next = values.get(i + 1).copied().unwrap_or(f64::NEG_INFINITY);
-        if v >= values[i - 1] && v > next && v - trough >= threshold && threshold > 0.0 {
-            if rising || peaks.is_empty() {
-                peaks.push((peak_time(samples, i), v - trough));
+        let Some(next) = samples.get(i + 1).filter(|s| !s.velocity.is_nan()) else {
+            continue;
+        };
+        if v >= samples[i - 1].value && v > next.value && v - trough >= threshold {
+            if rising || !peaks.last().is_some_and(|p| p.0 == segment) {
+                peaks.push((segment, peak_time(samples, i), v - trough, whole));
             }
-            trough = v;
-            rising = false;
-        } else if v < values[i - 1] {
+            (trough, rising, whole) = (v, false, true);
+        } else if v < samples[i - 1].value {
             rising = true;
         }
     }
-    let intervals: Vec<f64> = peaks.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    let (rate, cycle_variability) = if intervals.is_empty() {
-        (0.0, 0.0)
-    } else {
-        let mean = intervals.iter().sum::<f64>() / intervals.len() as f64;
-        let var =
-            intervals.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / intervals.len() as f64;
-        (1.0 / mean, var.sqrt() / mean)
+    let intervals: Vec<f64> = peaks
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| w[1].1 - w[0].1)
+        .collect();
+    let (rate, cycle_variability) = match intervals.len() {
+        0 => (0.0, f64::NAN),
+        count => {
+            let mean = intervals.iter().sum::<f64>() / count as f64;
+            let var = intervals.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / count as f64;
+            let variability = if count >= 2 {
+                var.sqrt() / mean
+            } else {
+                f64::NAN
+            };
+            (1.0 / mean, variability)
+        }
     };
-    // The first peak's trough may be a partial cycle; the median of the rest is robust.
-    let mut amplitudes: Vec<f64> = peaks.iter().skip(1).map(|p| p.1).collect();
-    if amplitudes.is_empty() {
-        amplitudes = peaks.iter().map(|p| p.1).collect();
-    }
-    amplitudes.sort_by(f64::total_cmp);
-    let median = amplitudes
-        .get(amplitudes.len() / 2)
-        .copied()
-        .unwrap_or(range);
     let dt = (samples[n - 1].t - samples[0].t) / (n.max(2) - 1) as f64;
     let gain = if rate > 0.0 {
         smoother.gain(rate, dt)
     } else {
         1.0
     };
+    // A first peak's trough may be part of a cycle only: the median of whole cycles.
+    let mut amplitudes: Vec<f64> = peaks.iter().filter(|p| p.3).map(|p| p.2).collect();
+    amplitudes.sort_by(f64::total_cmp);
+    let amplitude = match amplitudes.len() {
+        _ if rate == 0.0 => f64::NAN,
+        0 => f64::NAN,
+        k if k % 2 == 1 => amplitudes[k / 2] / gain,
+        k => (amplitudes[k / 2 - 1] + amplitudes[k / 2]) / 2.0 / gain,
+    };
+    let peak_speed = |sign: f64| {
+        samples
+            .iter()
+            .map(|s| sign * s.velocity)
+            .fold(0.0, f64::max)
+            / gain
+    };
     Stats {
         samples: n,
         min: lo,
         max: hi,
         range,
-        peak_opening_speed: samples.iter().map(|s| s.velocity).fold(0.0, f64::max),
-        peak_closing_speed: samples.iter().map(|s| -s.velocity).fold(0.0, f64::max),
+        peak_opening_speed: peak_speed(1.0),
+        peak_closing_speed: peak_speed(-1.0),
         rate,
         cycle_variability,
-        amplitude: median / gain,
-        mean: values.iter().sum::<f64>() / n as f64,
+        amplitude,
+        mean: sum / n as f64,
     }
 }
 
@@ -265,6 +311,40 @@ mod tests {
     }
 
     #[test]
+    fn fast_repetition_keeps_its_size_and_windows_ending_mid_rise_have_no_extra_peak() {
+        let (rate, amplitude) = (5.5, 0.1);
+        for seconds in [3.0, 3.05, 3.1, 3.15] {
+            let (samples, smoother) = run(30.0, seconds, 0.03, jaw(rate, amplitude));
+            let s = stats(&samples[5..], &smoother, 0.01);
+            assert!((s.rate / rate - 1.0).abs() < 0.05, "{seconds} s: {s:?}");
+            assert!((s.amplitude / amplitude - 1.0).abs() < 0.10, "{s:?}");
+            assert!(
+                (s.range / amplitude - 1.0).abs() < 0.05,
+                "raw extremes: {s:?}"
+            );
+            let truth = std::f64::consts::PI * rate * amplitude;
+            assert!((s.peak_opening_speed / truth - 1.0).abs() < 0.15, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_restart_splits_the_series() {
+        // Two stretches of a 2 Hz movement 0.3 s apart in phase: no interval spans the break.
+        let mut smoother = Smoother::new(0.03);
+        let mut samples: Vec<Sample> = (0..60)
+            .map(|i| smoother.push(i as f64 / 30.0, jaw(2.0, 0.2)(i as f64 / 30.0)))
+            .collect();
+        smoother.reset();
+        samples.extend((60..120).map(|i| {
+            let t = i as f64 / 30.0;
+            smoother.push(t, jaw(2.0, 0.2)(t + 0.3))
+        }));
+        let s = stats(&samples, &smoother, 0.01);
+        assert!((s.rate - 2.0).abs() < 0.1, "{s:?}");
+        assert!(s.cycle_variability < 0.05, "{s:?}");
+    }
+
+    #[test]
     fn velocities_do_not_depend_on_the_frame_rate_or_dropped_frames() {
         let motion = jaw(2.0, 0.3);
         let (at25, sm) = run(25.0, 4.0, 0.02, &motion);
@@ -290,6 +370,22 @@ mod tests {
         assert!(
             (c.peak_opening_speed / b.peak_opening_speed - 1.0).abs() < 0.10,
             "{c:?}"
+        );
+        // Accelerations too: the peak of a sinusoid's is (2 pi rate)^2 * amplitude / 2.
+        let peak_acceleration = |samples: &[Sample]| {
+            samples
+                .iter()
+                .map(|s| s.acceleration.abs())
+                .filter(|a| a.is_finite())
+                .fold(0.0, f64::max)
+        };
+        let (all, some) = (
+            peak_acceleration(&at30[10..]),
+            peak_acceleration(&dropped[7..]),
+        );
+        assert!(
+            (some / all - 1.0).abs() < 0.15,
+            "{all} vs {some} with frames dropped"
         );
     }
 
@@ -334,7 +430,11 @@ mod tests {
             })
             .collect();
         let s = stats(&still, &smoother, 0.01);
-        assert_eq!((s.rate, s.cycle_variability), (0.0, 0.0), "{s:?}");
+        assert_eq!(s.rate, 0.0, "{s:?}");
+        assert!(
+            s.cycle_variability.is_nan() && s.amplitude.is_nan(),
+            "{s:?}"
+        );
         assert!(s.range < 0.005);
     }
 }

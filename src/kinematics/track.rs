@@ -54,7 +54,7 @@ pub struct FrameKinematics {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WindowStats {
     pub face_id: u32,
-    /// Seconds, from the first to the last frame counted.
+    /// Seconds, from the first to the last frame of the window, counted or not.
     pub start: f64,
     pub end: f64,
     /// Frames counted, and frames left out for their pose.
@@ -73,8 +73,38 @@ pub struct FaceTrack {
     window_off_pose: u64,
     /// The first and last frame of the window, counted or not.
     window_span: Option<(f64, f64)>,
-    windows: Vec<WindowStats>,
+    totals: Totals,
 }
+
+/// The closed windows summed up, in constant memory.
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    windows: u64,
+    start: f64,
+    end: f64,
+    frames: u64,
+    frames_off_pose: u64,
+    per_measure: [MeasureTotals; COUNT],
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct MeasureTotals {
+    samples: usize,
+    min: f64,
+    max: f64,
+    weighted_mean: f64,
+    peak_opening_speed: f64,
+    peak_closing_speed: f64,
+    /// Seconds of the windows that found a repetition, and their length-weighted sums.
+    repeating: f64,
+    rate: f64,
+    amplitude: (f64, f64),
+    variability: (f64, f64),
+}
+
+/// A gap longer than this between a face's frames restarts its smoothing: a velocity across
+/// it would mean nothing.
+pub const MAX_GAP_SECONDS: f64 = 0.5;
 
 impl FaceTrack {
     pub fn new(id: u32, settings: &Settings) -> Self {
@@ -84,7 +114,7 @@ impl FaceTrack {
             window: Vec::new(),
             window_off_pose: 0,
             window_span: None,
-            windows: Vec::new(),
+            totals: Totals::default(),
         }
     }
 
@@ -106,6 +136,12 @@ impl FaceTrack {
             Some((start, _)) if t - start >= settings.window || t < start => self.close_window(),
             _ => None,
         };
+        if self.smoothers[0]
+            .last_time()
+            .is_some_and(|last| t - last > MAX_GAP_SECONDS)
+        {
+            self.restart();
+        }
         let start = self.window_span.map_or(t, |(start, _)| start);
         self.window_span = Some((start, t));
         let flat: Vec<[f64; 2]> = landmarks.iter().map(|p| [p[0], p[1]]).collect();
@@ -128,6 +164,7 @@ impl FaceTrack {
             self.window_off_pose += 1;
             std::array::from_fn(|i| Sample {
                 t,
+                raw: values[i],
                 value: values[i],
                 velocity: f64::NAN,
                 acceleration: f64::NAN,
@@ -159,59 +196,94 @@ impl FaceTrack {
             frames_off_pose: off_pose,
             stats,
         };
-        self.windows.push(closed.clone());
+        self.totals.add(&closed);
         Some(closed)
     }
 
-    /// The stream's figures so far, combined from the closed windows: extremes and peaks over
+    /// The stream's figures so far, from the closed windows: extremes and peak speeds over
     /// all of them; rate, variability and amplitude averaged over the windows that found a
-    /// repetition, weighted by their length; means weighted by frames.
+    /// repetition (and have the figure), weighted by their length; means weighted by frames.
     pub fn summary(&self) -> WindowStats {
-        let mut total = WindowStats {
+        let t = &self.totals;
+        WindowStats {
             face_id: self.id,
-            start: self.windows.first().map_or(0.0, |w| w.start),
-            end: self.windows.last().map_or(0.0, |w| w.end),
-            ..Default::default()
-        };
-        total.frames = self.windows.iter().map(|w| w.frames).sum();
-        total.frames_off_pose = self.windows.iter().map(|w| w.frames_off_pose).sum();
-        for i in 0..COUNT {
-            let all = self.windows.iter().map(|w| (&w.stats[i], w.end - w.start));
-            let s = &mut total.stats[i];
-            s.min = f64::INFINITY;
-            s.max = f64::NEG_INFINITY;
-            let (mut repeating, mut weighted_mean) = (0.0, 0.0);
-            for (w, length) in all.filter(|(w, _)| w.samples > 0) {
-                s.samples += w.samples;
-                s.min = s.min.min(w.min);
-                s.max = s.max.max(w.max);
-                s.peak_opening_speed = s.peak_opening_speed.max(w.peak_opening_speed);
-                s.peak_closing_speed = s.peak_closing_speed.max(w.peak_closing_speed);
-                weighted_mean += w.mean * w.samples as f64;
-                if w.rate > 0.0 {
-                    repeating += length;
-                    s.rate += w.rate * length;
-                    s.cycle_variability += w.cycle_variability * length;
-                    s.amplitude += w.amplitude * length;
-                }
-            }
-            if s.samples == 0 {
-                *s = Stats::default();
-                continue;
-            }
-            s.range = s.max - s.min;
-            s.mean = weighted_mean / s.samples as f64;
-            if repeating > 0.0 {
-                s.rate /= repeating;
-                s.cycle_variability /= repeating;
-                s.amplitude /= repeating;
-            }
+            start: t.start,
+            end: t.end,
+            frames: t.frames,
+            frames_off_pose: t.frames_off_pose,
+            stats: t.per_measure.map(|m| m.stats()),
         }
-        total
     }
 
     pub fn id(&self) -> u32 {
         self.id
+    }
+}
+
+impl Totals {
+    fn add(&mut self, w: &WindowStats) {
+        if self.windows == 0 {
+            self.start = w.start;
+        }
+        self.windows += 1;
+        self.end = w.end;
+        self.frames += w.frames;
+        self.frames_off_pose += w.frames_off_pose;
+        let length = w.end - w.start;
+        for (m, s) in self.per_measure.iter_mut().zip(&w.stats) {
+            if s.samples == 0 {
+                continue;
+            }
+            if m.samples == 0 {
+                (m.min, m.max) = (s.min, s.max);
+            }
+            m.samples += s.samples;
+            m.min = m.min.min(s.min);
+            m.max = m.max.max(s.max);
+            m.weighted_mean += s.mean * s.samples as f64;
+            m.peak_opening_speed = m.peak_opening_speed.max(s.peak_opening_speed);
+            m.peak_closing_speed = m.peak_closing_speed.max(s.peak_closing_speed);
+            if s.rate > 0.0 {
+                m.repeating += length;
+                m.rate += s.rate * length;
+                for (sum, v) in [
+                    (&mut m.amplitude, s.amplitude),
+                    (&mut m.variability, s.cycle_variability),
+                ] {
+                    if v.is_finite() {
+                        sum.0 += v * length;
+                        sum.1 += length;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl MeasureTotals {
+    fn stats(&self) -> Stats {
+        if self.samples == 0 {
+            return Stats::default();
+        }
+        let average = |(sum, weight): (f64, f64)| {
+            if weight > 0.0 { sum / weight } else { f64::NAN }
+        };
+        Stats {
+            samples: self.samples,
+            min: self.min,
+            max: self.max,
+            range: self.max - self.min,
+            peak_opening_speed: self.peak_opening_speed,
+            peak_closing_speed: self.peak_closing_speed,
+            rate: if self.repeating > 0.0 {
+                self.rate / self.repeating
+            } else {
+                0.0
+            },
+            cycle_variability: average(self.variability),
+            amplitude: average(self.amplitude),
+            mean: self.weighted_mean / self.samples as f64,
+        }
     }
 }
 
