@@ -187,7 +187,7 @@ pub fn stats(samples: &[Sample], smoother: &Smoother, min_rise: f64) -> Stats {
             continue;
         };
         if v >= samples[i - 1].value && v > next.value && v - trough >= threshold {
-            if rising || !peaks.last().is_some_and(|p| p.0 == segment) {
+            if rising || peaks.last().is_none_or(|p| p.0 != segment) {
                 peaks.push((segment, peak_time(samples, i), v - trough, whole));
             }
             (trough, rising, whole) = (v, false, true);

@@ -471,13 +471,11 @@ impl Worker {
         backoff: &mut Duration,
     ) {
         match event {
-            Event::Incoming(Incoming::ConnAck(ack)) => {
-                if ack.code == ConnectReturnCode::Success {
-                    *connected = true;
-                    *backoff = self.config.min_backoff;
-                    self.counters.connected.store(true, Ordering::Relaxed);
-                    (self.notify)(Notice::Connected);
-                }
+            Event::Incoming(Incoming::ConnAck(ack)) if ack.code == ConnectReturnCode::Success => {
+                *connected = true;
+                *backoff = self.config.min_backoff;
+                self.counters.connected.store(true, Ordering::Relaxed);
+                (self.notify)(Notice::Connected);
             }
             Event::Outgoing(Outgoing::Publish(pkid)) => {
                 // Publishes go out in the order they were handed over.
