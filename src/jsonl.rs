@@ -12,11 +12,65 @@ use crate::meta::{
     REGION_FRAME, RegionFlow,
 };
 
-pub const SCHEMA: u32 = 4;
+pub const SCHEMA: u32 = 5;
+
+/// Where and when a record comes from: the stream's name and the wall-clock time (UTC) of
+/// its frame, with how that time was found.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Origin<'a> {
+    pub stream: Option<&'a str>,
+    /// Nanoseconds since 1970-01-01 UTC.
+    pub utc_ns: Option<i64>,
+    /// `ntp` (the sender's clock, from RTCP), `unix` (a reference timestamp in Unix time),
+    /// `clock` (the pipeline clock when the frame was captured), `emitted` (when the record
+    /// was written: summaries and windows).
+    pub utc_source: &'a str,
+}
+
+/// `ns` since the Unix epoch as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ns: i64) -> String {
+    let ms = ns.div_euclid(1_000_000);
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+/// `{"schema":N,"stream":..,"utc":..,"utc_source":..` (no closing brace).
+fn header(out: &mut String, origin: &Origin<'_>) {
+    let _ = write!(out, "{{\"schema\":{SCHEMA},\"stream\":");
+    match origin.stream {
+        Some(name) => string(out, name),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"utc\":");
+    match origin.utc_ns {
+        Some(ns) => {
+            let _ = write!(out, "\"{}\",\"utc_source\":", rfc3339(ns));
+            string(out, origin.utc_source);
+        }
+        None => out.push_str("null,\"utc_source\":null"),
+    }
+}
 
 /// Everything known about one frame.
 #[derive(Debug, Default)]
 pub struct FrameRecord<'a> {
+    pub origin: Origin<'a>,
     pub frame: u64,
     pub pts_ns: Option<u64>,
     pub width: u32,
@@ -264,7 +318,8 @@ fn faces(
 /// Appends `record` as one line, newline included, to `out`.
 pub fn write_line(out: &mut String, record: &FrameRecord<'_>, options: LineOptions) {
     let (w, h) = (record.width as f64, record.height as f64);
-    let _ = write!(out, "{{\"schema\":{SCHEMA},\"frame\":{}", record.frame);
+    header(out, &record.origin);
+    let _ = write!(out, ",\"frame\":{}", record.frame);
     match record.pts_ns {
         Some(pts) => {
             let _ = write!(out, ",\"pts_ns\":{pts}");
@@ -352,8 +407,9 @@ fn classification(out: &mut String, c: &ClassMeta) {
 
 /// Appends the stream's classification summary as one line, newline included: an object
 /// with `"summary"` where frame lines have `"frame"`.
-pub fn write_summary_line(out: &mut String, summary: &ClassSummary) {
-    let _ = write!(out, "{{\"schema\":{SCHEMA},\"summary\":{{");
+pub fn write_summary_line(out: &mut String, summary: &ClassSummary, origin: &Origin<'_>) {
+    header(out, origin);
+    out.push_str(",\"summary\":{");
     model_fields(out, &summary.model, summary.synthetic, &summary.labels);
     out.push_str(",\"flow_scale\":");
     number(out, summary.flow_scale);
@@ -430,19 +486,28 @@ fn window_object(out: &mut String, w: &WindowStats, interocular_mm: f64) {
 }
 
 /// Appends one face's window statistics as a line: `{"schema":..,"kinematics_window":{..}}`.
-pub fn write_kinematics_window_line(out: &mut String, w: &WindowStats, interocular_mm: f64) {
-    let _ = write!(out, "{{\"schema\":{SCHEMA},\"kinematics_window\":");
+pub fn write_kinematics_window_line(
+    out: &mut String,
+    w: &WindowStats,
+    interocular_mm: f64,
+    origin: &Origin<'_>,
+) {
+    header(out, origin);
+    out.push_str(",\"kinematics_window\":");
     window_object(out, w, interocular_mm);
     out.push_str("}\n");
 }
 
 /// Appends the stream's kinematics per face as a line:
 /// `{"schema":..,"kinematics_summary":{"faces":[..]}}`.
-pub fn write_kinematics_summary_line(out: &mut String, faces: &[WindowStats], interocular_mm: f64) {
-    let _ = write!(
-        out,
-        "{{\"schema\":{SCHEMA},\"kinematics_summary\":{{\"faces\":["
-    );
+pub fn write_kinematics_summary_line(
+    out: &mut String,
+    faces: &[WindowStats],
+    interocular_mm: f64,
+    origin: &Origin<'_>,
+) {
+    header(out, origin);
+    out.push_str(",\"kinematics_summary\":{\"faces\":[");
     for (i, w) in faces.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -474,7 +539,7 @@ mod tests {
         };
         assert_eq!(
             line(&record, LineOptions::default()),
-            "{\"schema\":4,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
+            "{\"schema\":5,\"stream\":null,\"utc\":null,\"utc_source\":null,\"frame\":3,\"pts_ns\":null,\"width\":640,\"height\":480}\n"
         );
     }
 
@@ -502,6 +567,7 @@ mod tests {
             ..Default::default()
         };
         let record = FrameRecord {
+            origin: Origin::default(),
             frame: 0,
             pts_ns: Some(33_333_333),
             width: 200,
@@ -518,7 +584,7 @@ mod tests {
                 landmarks: false,
             },
         );
-        assert!(with_grid.starts_with("{\"schema\":4,"));
+        assert!(with_grid.starts_with("{\"schema\":5,"));
         assert!(with_grid.contains("\"pts_ns\":33333333"));
         assert!(with_grid.contains(
             "\"flow\":{\"region\":\"frame\",\"grid_width\":2,\"grid_height\":1,\
@@ -743,7 +809,7 @@ mod tests {
             }],
         };
         let mut out = String::new();
-        write_summary_line(&mut out, &summary);
+        write_summary_line(&mut out, &summary, &Origin::default());
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["schema"], SCHEMA);
         assert_eq!(v["summary"]["flow_scale"], 1.25);
@@ -805,7 +871,12 @@ mod tests {
             ..Stats::default()
         };
         let mut out = String::new();
-        write_kinematics_window_line(&mut out, &w, 60.0);
+        let origin = Origin {
+            stream: Some("cam \"1\""),
+            utc_ns: Some(1_795_000_000_123_000_000),
+            utc_source: "ntp",
+        };
+        write_kinematics_window_line(&mut out, &w, 60.0, &origin);
         serde_check(&out);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let jaw = &v["kinematics_window"]["mm"]["jaw_opening"];
@@ -813,7 +884,10 @@ mod tests {
         assert_eq!(jaw["rate_hz"], 2.0, "rates are not lengths");
         assert_eq!(v["kinematics_window"]["iod"]["jaw_opening"]["range"], 0.25);
         out.clear();
-        write_kinematics_summary_line(&mut out, &[w], 60.0);
+        assert_eq!(v["stream"], "cam \"1\"");
+        assert_eq!(v["utc"], "2026-11-18T11:06:40.123Z");
+        assert_eq!(v["utc_source"], "ntp");
+        write_kinematics_summary_line(&mut out, &[w], 60.0, &origin);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["kinematics_summary"]["faces"][0]["face_id"], 4);
         assert!(v.get("frame").is_none());

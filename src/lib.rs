@@ -29,6 +29,8 @@ pub mod jsonl;
 pub mod kinematics;
 pub mod mesh;
 pub mod meta;
+mod origin;
+mod records;
 pub mod publish;
 pub mod synthetic;
 mod video_formats;

@@ -60,7 +60,7 @@ fn one_line_per_frame_matching_the_flow_meta() {
     assert_eq!(lines.len(), 8);
     assert_eq!(metas.len(), 8);
     for (i, (line, (pts, meta))) in lines.iter().zip(metas.iter()).enumerate() {
-        assert_eq!(line["schema"], 4);
+        assert_eq!(line["schema"], 5);
         assert_eq!(line["frame"], i as u64);
         assert_eq!(line["pts_ns"].as_u64(), *pts);
         assert_eq!(

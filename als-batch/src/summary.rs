@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! What one video's JSON Lines (schema 4, `docs/metadata.md`) say, and the summary CSV: one
+//! What one video's JSON Lines (schema 5, `docs/metadata.md`) say, and the summary CSV: one
 //! row per video, read back for `--resume`.
 
 use std::path::Path;

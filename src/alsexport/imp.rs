@@ -7,17 +7,12 @@ use std::sync::Mutex;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
-use crate::jsonl::{
-    FrameRecord, LineOptions, write_kinematics_summary_line, write_kinematics_window_line,
-    write_line, write_summary_line,
-};
-use crate::meta::{
-    ClassMeta, ClassSummary, FaceMeta, FlowMeta, KINEMATICS_SUMMARY, KINEMATICS_WINDOW,
-    KinematicsMeta, MetaError, SUMMARY, kinematics_summary_from_structure, window_from_structure,
-};
+use crate::jsonl::LineOptions;
+use crate::records::{FrameContext, event_line, frame_line};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -66,6 +61,7 @@ struct Settings {
     flow_grid: bool,
     landmarks: bool,
     append: bool,
+    stream_name: Option<String>,
 }
 
 impl Default for Settings {
@@ -74,6 +70,7 @@ impl Default for Settings {
             location: None,
             flow_grid: false,
             landmarks: true,
+            stream_name: None,
             append: false,
         }
     }
@@ -189,6 +186,11 @@ impl ObjectImpl for AlsExport {
                     .default_value(Settings::default().landmarks)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("stream-name")
+                    .nick("Stream name")
+                    .blurb("Name of the camera or stream, written in every record (\"stream\") so records from many cameras can be told apart; unset: null")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("append")
                     .nick("Append")
                     .blurb("Add to the end of an existing file instead of replacing it (for a pipeline that is restarted, such as a relay reconnecting to its camera)")
@@ -207,6 +209,12 @@ impl ObjectImpl for AlsExport {
             "flow-grid" => s.flow_grid = value.get().expect("type checked upstream"),
             "landmarks" => s.landmarks = value.get().expect("type checked upstream"),
             "append" => s.append = value.get().expect("type checked upstream"),
+            "stream-name" => {
+                s.stream_name = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .filter(|n| !n.is_empty())
+            }
             other => unimplemented!("property {other}"),
         }
     }
@@ -218,6 +226,7 @@ impl ObjectImpl for AlsExport {
             "flow-grid" => s.flow_grid.to_value(),
             "landmarks" => s.landmarks.to_value(),
             "append" => s.append.to_value(),
+            "stream-name" => s.stream_name.to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -333,24 +342,9 @@ impl BaseTransformImpl for AlsExport {
             && let Some(s) = custom.structure()
         {
             // The summaries and windows upstream elements send, each written as its line.
-            let mut text = String::new();
-            let parsed: Option<Result<(), MetaError>> = match s.name().as_str() {
-                SUMMARY => Some(
-                    ClassSummary::from_structure(s)
-                        .map(|summary| write_summary_line(&mut text, &summary)),
-                ),
-                KINEMATICS_WINDOW => Some(
-                    window_from_structure(s)
-                        .map(|(w, mm)| write_kinematics_window_line(&mut text, &w, mm)),
-                ),
-                KINEMATICS_SUMMARY => Some(
-                    kinematics_summary_from_structure(s)
-                        .map(|(f, mm)| write_kinematics_summary_line(&mut text, &f, mm)),
-                ),
-                _ => None,
-            };
-            match parsed {
-                Some(Ok(())) => {
+            let stream = self.settings.lock().unwrap().stream_name.clone();
+            match event_line(s, stream.as_deref()) {
+                Some(Ok((text, _))) => {
                     let written = match self.state.lock().unwrap().as_mut() {
                         Some(state) => {
                             state.line = text;
@@ -363,12 +357,7 @@ impl BaseTransformImpl for AlsExport {
                     }
                 }
                 Some(Err(err)) => {
-                    gst::warning!(
-                        CAT,
-                        imp = self,
-                        "Leaving out a malformed {}: {err}",
-                        s.name()
-                    )
+                    gst::warning!(CAT, imp = self, "Leaving out a malformed {}: {err}", s.name())
                 }
                 None => {}
             }
@@ -394,34 +383,39 @@ impl BaseTransformImpl for AlsExport {
         &self,
         buffer: &gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let options = {
+        let (options, stream) = {
             let s = self.settings.lock().unwrap();
-            LineOptions {
-                flow_grid: s.flow_grid,
-                landmarks: s.landmarks,
-            }
+            (
+                LineOptions {
+                    flow_grid: s.flow_grid,
+                    landmarks: s.landmarks,
+                },
+                s.stream_name.clone(),
+            )
         };
-        let flow = self.read_meta(FlowMeta::read(buffer));
-        let faces = self.read_meta(FaceMeta::read(buffer));
-        let classification = self.read_meta(ClassMeta::read(buffer));
-        let kinematics = self.read_meta(KinematicsMeta::read(buffer));
-
+        let (frame, width, height) = match self.state.lock().unwrap().as_ref() {
+            Some(state) => (state.frame, state.width, state.height),
+            None => return Err(gst::FlowError::Flushing),
+        };
+        let obj = self.obj();
+        let segment = obj.segment();
+        let context = FrameContext {
+            element: obj.upcast_ref(),
+            segment: &segment,
+            frame,
+            width,
+            height,
+            stream: stream.as_deref(),
+            options,
+        };
+        let line = frame_line(buffer, &context, |err| {
+            gst::warning!(CAT, imp = self, "Leaving out malformed meta: {err}")
+        });
         let mut guard = self.state.lock().unwrap();
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
-        let record = FrameRecord {
-            frame: state.frame,
-            pts_ns: buffer.pts().map(gst::ClockTime::nseconds),
-            width: state.width,
-            height: state.height,
-            flow: flow.as_ref(),
-            faces: faces.as_ref(),
-            classification: classification.as_ref(),
-            kinematics: kinematics.as_ref(),
-        };
-        state.line.clear();
-        write_line(&mut state.line, &record, options);
+        state.line = line;
         state.frame += 1;
         drop(guard);
         self.write_current_line()
@@ -460,16 +454,5 @@ impl AlsExport {
             return Err(gst::FlowError::Error);
         }
         Ok(gst::FlowSuccess::Ok)
-    }
-
-    /// A malformed meta is reported and left out of the line rather than stopping the stream.
-    fn read_meta<T>(&self, meta: Option<Result<T, crate::meta::MetaError>>) -> Option<T> {
-        match meta? {
-            Ok(meta) => Some(meta),
-            Err(err) => {
-                gst::warning!(CAT, imp = self, "Leaving out malformed meta: {err}");
-                None
-            }
-        }
     }
 }
