@@ -21,6 +21,7 @@ mod alsflow;
 mod alskinematics;
 mod alsmesh;
 mod alsoverlay;
+mod alspublish;
 pub mod classify;
 pub mod draw;
 pub mod features;
@@ -30,8 +31,8 @@ pub mod kinematics;
 pub mod mesh;
 pub mod meta;
 mod origin;
-mod records;
 pub mod publish;
+mod records;
 pub mod synthetic;
 mod video_formats;
 
@@ -59,6 +60,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     alsclassify::register(plugin)?;
     alsoverlay::register(plugin)?;
     alskinematics::register(plugin)?;
+    alspublish::register(plugin)?;
 
     Ok(())
 }

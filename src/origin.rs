@@ -47,12 +47,9 @@ pub(crate) fn frame_utc(
         .downcast_ref::<gst::ClockTime>()
         .zip(buffer.pts())
         .and_then(|(segment, pts)| segment.to_running_time(pts));
-    if let (Some(clock), Some(base), Some(running), Some(now_unix)) = (
-        element.clock(),
-        element.base_time(),
-        running,
-        now_unix_ns(),
-    ) {
+    if let (Some(clock), Some(base), Some(running), Some(now_unix)) =
+        (element.clock(), element.base_time(), running, now_unix_ns())
+    {
         let captured = (base + running).nseconds() as i64;
         let now = clock.time().nseconds() as i64;
         return (Some(now_unix - (now - captured)), "clock");

@@ -4,13 +4,12 @@
 //! and `alspublish` sends them: the one place the GStreamer side builds [`crate::jsonl`] lines.
 
 use crate::jsonl::{
-    FrameRecord, LineOptions, Origin, write_kinematics_summary_line,
-    write_kinematics_window_line, write_line, write_summary_line,
+    FrameRecord, LineOptions, Origin, write_kinematics_summary_line, write_kinematics_window_line,
+    write_line, write_summary_line,
 };
 use crate::meta::{
     ClassMeta, ClassSummary, FaceMeta, FlowMeta, KINEMATICS_SUMMARY, KINEMATICS_WINDOW,
-    KinematicsMeta, MetaError, SUMMARY, kinematics_summary_from_structure,
-    window_from_structure,
+    KinematicsMeta, MetaError, SUMMARY, kinematics_summary_from_structure, window_from_structure,
 };
 use crate::origin;
 

@@ -357,7 +357,12 @@ impl BaseTransformImpl for AlsExport {
                     }
                 }
                 Some(Err(err)) => {
-                    gst::warning!(CAT, imp = self, "Leaving out a malformed {}: {err}", s.name())
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "Leaving out a malformed {}: {err}",
+                        s.name()
+                    )
                 }
                 None => {}
             }

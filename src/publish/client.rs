@@ -87,6 +87,11 @@ pub struct Counters {
     /// Records sent again after a loss (possible duplicates at QoS 1).
     pub resent: AtomicU64,
     pub connected: AtomicBool,
+    /// Records taken from the caller, those the thread has moved to the spool, and those the
+    /// spool had to drop.
+    pub accepted: AtomicU64,
+    pub taken: AtomicU64,
+    pub spool_dropped: AtomicU64,
 }
 
 /// A snapshot of [`Counters`] plus what the spool holds now.
@@ -182,7 +187,10 @@ impl Publisher {
     /// behind by `queue` records), the record is dropped and counted.
     pub fn send(&self, topic: Topic, payload: Vec<u8>) {
         match self.tx.try_send(Message::Record(Record { topic, payload })) {
-            Ok(()) => self.wake.notify_one(),
+            Ok(()) => {
+                self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                self.wake.notify_one();
+            }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -199,6 +207,23 @@ impl Publisher {
             resent: c.resent.load(Ordering::Relaxed),
             in_spool: self.in_spool.load(Ordering::Relaxed),
             connected: c.connected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits up to `timeout` until nothing waits for the broker: every record taken so far
+    /// (and any an earlier run left in the spool) sent or dropped. Returns whether it got there.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let c = &self.counters;
+            let taken = c.taken.load(Ordering::Acquire) >= c.accepted.load(Ordering::Acquire);
+            if taken && self.in_spool.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -338,8 +363,10 @@ impl Worker {
             if connected {
                 self.feed(&client, &mut flight, window);
             }
-            self.in_spool
-                .store(self.spool.len() as u64, Ordering::Relaxed);
+            self.in_spool.store(
+                (self.spool.len() + flight.records.len()) as u64,
+                Ordering::Relaxed,
+            );
             if let Some(deadline) = stopping {
                 let idle = self.spool.is_empty() && flight.records.is_empty();
                 if idle || tokio::time::Instant::now() >= deadline {
@@ -429,7 +456,10 @@ impl Worker {
         while let Ok(message) = self.rx.try_recv() {
             match message {
                 Message::Record(record) => {
-                    if let Err(e) = self.spool.push(record) {
+                    let pushed = self.spool.push(record);
+                    self.in_spool.fetch_add(1, Ordering::Release);
+                    self.counters.taken.fetch_add(1, Ordering::Release);
+                    if let Err(e) = pushed {
                         (self.notify)(Notice::SpoolFailed(e.to_string()));
                     }
                     if !connected {
@@ -447,6 +477,9 @@ impl Worker {
         if dropped > self.reported_drops {
             self.counters
                 .dropped
+                .fetch_add(dropped - self.reported_drops, Ordering::Relaxed);
+            self.counters
+                .spool_dropped
                 .fetch_add(dropped - self.reported_drops, Ordering::Relaxed);
             (self.notify)(Notice::Dropped(dropped - self.reported_drops));
             self.reported_drops = dropped;

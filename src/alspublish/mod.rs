@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MPL-2.0
+
+/**
+ * element-alspublish:
+ *
+ * Publishes the same JSON records `alsexport` writes (one per frame, and the classification and
+ * kinematics summaries and windows of `alsclassify` and `alskinematics` upstream) to an MQTT
+ * broker, for dashboards and records that gather many cameras: frame records to
+ * `<topic-prefix>/<stream-name>/frames`, summaries to `<topic-prefix>/<stream-name>/summary`.
+ * Every record carries the stream's name and the frame's wall-clock UTC time (the RTSP
+ * sender's NTP time when `rtspsrc add-reference-timestamp-meta=true` provides it, else the
+ * pipeline clock at capture).
+ *
+ * A separate element rather than an `mqtt://` location of `alsexport`: a launch line can then
+ * write a file and publish at once, and the broker's many options stay off `alsexport`.
+ *
+ * The video never waits for the broker: records go to a publishing thread through a bounded
+ * queue, and from there through a spool (in memory, or a file in `spool-dir`, at most
+ * `spool-max-bytes`) to the broker, in order. While the broker is unreachable the stream runs
+ * on, the element reconnects with back-off (0.5 s doubling to 30 s) and keeps the records in
+ * the spool; when the spool is full the oldest are dropped and counted. At QoS 1 a record is
+ * sent until the broker acknowledges it, so one whose acknowledgement was lost in a
+ * disconnection arrives twice (MQTT's "at least once"); at QoS 0 it is sent once and may be
+ * lost. The `counters` property and the `als-publish` element messages (on every connection
+ * change, when records are dropped, and at the end) give sent, spooled, dropped, resent and
+ * reconnects.
+ *
+ * A broker that cannot be reached, that refuses the user name or password, or whose TLS
+ * certificate does not verify gives an element warning (the stream goes on and the element
+ * keeps trying); a malformed broker address or unreadable certificate files an error at start.
+ * At EOS the element waits up to `linger` seconds for the broker to take what is queued; what
+ * is left stays in an on-disk spool for the next run.
+ *
+ * ## Example launch line
+ * ```bash
+ * gst-launch-1.0 rtspsrc location=rtsp://cam1/stream add-reference-timestamp-meta=true ! \
+ *     decodebin ! videoconvert ! alsmesh ! alskinematics ! \
+ *     alspublish broker=mqtt://broker:1883 stream-name=cam1 spool-dir=/var/spool/gst-als ! \
+ *     fakesink
+ * ```
+ */
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct AlsPublish(ObjectSubclass<imp::AlsPublish>)
+        @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "alspublish",
+        gst::Rank::NONE,
+        AlsPublish::static_type(),
+    )
+}
