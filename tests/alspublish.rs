@@ -305,7 +305,7 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
     let gaps: Vec<Duration> = outcome.arrivals.windows(2).map(|w| w[1] - w[0]).collect();
     let worst = gaps.iter().max().copied().unwrap_or_default();
     assert!(worst < Duration::from_millis(200), "a {worst:?} stall");
-    let lines = subscriber.wait_for(|l| frame_numbers(l).iter().any(|&f| f == 149));
+    let lines = subscriber.wait_for(|l| frame_numbers(l).contains(&149));
     let numbers = frame_numbers(&lines);
     let mut first_seen = Vec::new();
     for &n in &numbers {
