@@ -37,6 +37,7 @@ pub mod synthetic;
 mod video_formats;
 
 pub use alsflow::FlowRegion;
+pub use alspublish::BrokerSettings;
 
 /// The always-present `src` and `sink` templates of a filter with the same caps on both.
 fn filter_pad_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {

@@ -15,6 +15,7 @@ use gst::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 mod discover;
+mod mqtt;
 mod run;
 mod summary;
 
@@ -82,6 +83,9 @@ struct Cli {
     /// Seconds without a new frame after which a video fails.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     stall_timeout: u64,
+    /// With --broker, each video is a stream named after its path under IN_DIR.
+    #[command(flatten)]
+    mqtt: mqtt::MqttArgs,
 }
 
 /// Set by the first Ctrl-C: start no new video.
@@ -275,6 +279,7 @@ fn run(cli: Cli) -> Result<Outcome, String> {
         annotate: cli.annotate,
         landmarks: !cli.no_landmarks,
         stall: Duration::from_secs(cli.stall_timeout),
+        broker: cli.mqtt.settings(),
     };
     let total_frames = Arc::new(AtomicU64::new(0));
     let queue = Mutex::new(todo);

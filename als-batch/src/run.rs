@@ -23,6 +23,8 @@ pub struct Settings {
     pub landmarks: bool,
     /// A video whose pipeline makes no progress for this long fails.
     pub stall: Duration,
+    /// Publish each video's records to this broker too, as a stream named after its path.
+    pub broker: Option<gstals::BrokerSettings>,
 }
 
 /// Where the outputs of `video` go.
@@ -67,9 +69,14 @@ fn launch_line(settings: &Settings) -> String {
     // queue2 puts the demuxer in push mode: in pull mode decodebin can swallow the error a
     // demuxer posts while it is being started (a truncated MP4's "no playable streams"),
     // and the pipeline would wait for the stall timeout.
+    let publish = if settings.broker.is_some() {
+        "alspublish name=batch_publish ! "
+    } else {
+        ""
+    };
     format!(
         "filesrc name=batch_src ! queue2 ! decodebin ! queue ! videoconvert ! alsmesh ! queue ! {} ! \
-         {classify}alsexport name=batch_export landmarks={} ! {tail}",
+         {classify}alsexport name=batch_export landmarks={} ! {publish}{tail}",
         settings.flow, settings.landmarks
     )
 }
@@ -87,6 +94,7 @@ fn path_text(path: &Path) -> Result<&str, String> {
 
 /// Builds the pipeline for one video, its locations set as properties (any file name works).
 fn build(
+    video: &Video,
     input: &Path,
     outputs: &Outputs,
     settings: &Settings,
@@ -100,6 +108,11 @@ fn build(
     element(&pipeline, "batch_src")?.set_property("location", path_text(input)?);
     let export = element(&pipeline, "batch_export")?;
     export.set_property("location", path_text(&part(&outputs.jsonl))?);
+    let stream = gstals::BrokerSettings::topic_level(&video.name());
+    export.set_property("stream-name", &stream);
+    if let Some(broker) = &settings.broker {
+        broker.apply(&element(&pipeline, "batch_publish")?, &stream);
+    }
     if let (Some(model), Some(classify)) = (&settings.model, pipeline.by_name("batch_classify")) {
         classify.set_property("model", path_text(model)?);
     }
@@ -217,7 +230,7 @@ fn run_one(
             .map_err(|e| error(format!("could not create {}: {e}", parent.display())))?;
     }
     let frames = Arc::new(AtomicU64::new(0));
-    let pipeline = build(&input, outputs, settings, frames.clone(), total).map_err(error)?;
+    let pipeline = build(video, &input, outputs, settings, frames.clone(), total).map_err(error)?;
     let end = play(&pipeline, &frames, settings.stall, abort);
     let _ = pipeline.set_state(gst::State::Null);
     drop(pipeline);
@@ -252,6 +265,7 @@ mod tests {
             annotate: false,
             landmarks: false,
             stall: Duration::from_secs(1),
+            broker: None,
         };
         let line = launch_line(&settings);
         assert!(

@@ -536,3 +536,75 @@ fn a_second_ctrl_c_stops_the_videos_in_progress_and_deletes_their_outputs() {
     assert_no_part_files(&output);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn with_a_broker_each_video_is_published_as_its_own_stream() {
+    let dir = scratch("broker");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    put_clip(&input, "ward 1/cam.mp4", 0);
+    put_clip(&input, "b.mp4", 1);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let conf = dir.join("mosquitto.conf");
+    // SAFETY: getuid has no preconditions.
+    let user = if unsafe { libc::getuid() } == 0 {
+        "user root\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &conf,
+        format!("{user}listener {port} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .unwrap();
+    let mut broker = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto runs (scripts/install-deps.sh installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Two videos of FRAMES frames, each with its classification and summary line.
+    let expected = 2 * (FRAMES + 1);
+    let subscriber = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "als/#",
+            "-v",
+        ])
+        .args(["-C", &expected.to_string(), "-W", "120"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub runs");
+    std::thread::sleep(Duration::from_millis(300));
+    let broker_url = format!("mqtt://127.0.0.1:{port}");
+    let out = als_batch(&input, &output, &["--broker", &broker_url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let received = subscriber.wait_with_output().expect("subscriber ends");
+    let _ = broker.kill();
+    let _ = broker.wait();
+    let text = String::from_utf8_lossy(&received.stdout);
+    let topics: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(topics.len(), expected, "{text}");
+    for stream in ["ward_1_cam.mp4", "b.mp4"] {
+        let frames = format!("als/{stream}/frames");
+        let summary = format!("als/{stream}/summary");
+        assert_eq!(topics.iter().filter(|t| **t == frames).count(), FRAMES);
+        assert_eq!(topics.iter().filter(|t| **t == summary).count(), 1);
+    }
+    // The file records name their stream too.
+    let text = std::fs::read_to_string(output.join("b.jsonl")).expect("jsonl written");
+    let last: serde_json::Value =
+        serde_json::from_str(text.lines().last().expect("lines")).expect("JSON");
+    assert_eq!(last["stream"], "b.mp4");
+}

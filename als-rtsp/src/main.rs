@@ -7,6 +7,7 @@
 //! bounded back-off. `als-rtsp serve FILE` serves a file as a stand-in camera.
 
 mod card;
+mod mqtt;
 mod relay;
 mod serve;
 
@@ -75,6 +76,11 @@ enum Command {
         /// H.264 bitrate of the served stream, kbit/s.
         #[arg(long, default_value_t = 2048)]
         bitrate: u32,
+        /// This camera's name in the records and MQTT topics (default: the source's host).
+        #[arg(long)]
+        stream_name: Option<String>,
+        #[command(flatten)]
+        mqtt: Box<mqtt::MqttArgs>,
     },
     /// Serve FILE over RTSP in real time, each viewer from its start (a stand-in camera).
     Serve {
@@ -86,6 +92,24 @@ enum Command {
         #[arg(long, default_value = "/stream")]
         mount: String,
     },
+}
+
+/// The source's host (and port), or for a file its name: a camera's name for its records.
+fn default_stream_name(source: &str) -> String {
+    let after_scheme = source.split_once("://").map_or(source, |(_, rest)| rest);
+    if source.starts_with("file://") {
+        return after_scheme
+            .rsplit('/')
+            .next()
+            .unwrap_or(after_scheme)
+            .to_string();
+    }
+    let authority = after_scheme.split('/').next().unwrap_or(after_scheme);
+    authority
+        .rsplit('@')
+        .next()
+        .unwrap_or(authority)
+        .to_string()
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration, String> {
@@ -123,6 +147,8 @@ fn run(cli: Cli) -> Result<i32, String> {
             max_backoff,
             max_attempts,
             bitrate,
+            stream_name,
+            mqtt,
         } => {
             let source = if source.contains("://") {
                 source
@@ -162,7 +188,16 @@ fn run(cli: Cli) -> Result<i32, String> {
                 (Some(path), loaded.info.spec.alsflow_launch())
             };
             let min_backoff = seconds("min-backoff", min_backoff)?;
+            let stream_name = gstals::BrokerSettings::topic_level(
+                &stream_name.unwrap_or_else(|| default_stream_name(&source)),
+            );
+            let broker = mqtt.settings();
+            if let Some(b) = &broker {
+                gstals::publish::Config::parse_broker(&b.broker)?;
+            }
             relay::run(relay::RelayOptions {
+                broker,
+                stream_name,
                 source,
                 address,
                 port,

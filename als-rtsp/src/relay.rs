@@ -42,6 +42,10 @@ pub struct RelayOptions {
     /// Failed connections in a row before giving up; 0 = never.
     pub max_attempts: u32,
     pub bitrate_kbps: u32,
+    /// Publish the records to this broker too (`alspublish`).
+    pub broker: Option<gstals::BrokerSettings>,
+    /// The camera's name in the records and topics.
+    pub stream_name: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -277,11 +281,16 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
     } else {
         ""
     };
+    let publish = if options.broker.is_some() {
+        "alspublish name=publish ! "
+    } else {
+        ""
+    };
     let launch = format!(
         "uridecodebin name=source ! videoconvert ! videoscale ! \
          video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! \
          queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! \
-         alsmesh ! {flow} ! {classify}{export}alsoverlay ! videoconvert ! \
+         alsmesh ! {flow} ! {classify}{export}{publish}alsoverlay ! videoconvert ! \
          video/x-raw,format=I420 ! appsink name=annotated sync={sync} max-buffers=4",
         w = options.width,
         h = options.height,
@@ -306,6 +315,10 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
             if src.has_property("latency") {
                 src.set_property("latency", latency);
             }
+            // The sender's NTP time on every frame: the records' wall-clock time.
+            if src.has_property("add-reference-timestamp-meta") {
+                src.set_property("add-reference-timestamp-meta", true);
+            }
             if tcp && src.has_property("protocols") {
                 src.set_property_from_str("protocols", "tcp");
             }
@@ -316,7 +329,12 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
         by_name("classify")?.set_property("model", model.display().to_string());
     }
     if let Some(jsonl) = &options.jsonl {
-        by_name("export")?.set_property("location", jsonl.display().to_string());
+        let export = by_name("export")?;
+        export.set_property("location", jsonl.display().to_string());
+        export.set_property("stream-name", &options.stream_name);
+    }
+    if let Some(broker) = &options.broker {
+        broker.apply(&by_name("publish")?, &options.stream_name);
     }
     let sink = by_name("annotated")?
         .downcast::<gst_app::AppSink>()

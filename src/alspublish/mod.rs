@@ -57,3 +57,68 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
         AlsPublish::static_type(),
     )
 }
+
+/// The broker options the command-line tools share (`als-rtsp`, `als-batch`): applied to an
+/// `alspublish` element of their pipelines.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrokerSettings {
+    /// `mqtt://host[:port]` or `mqtts://host[:port]`.
+    pub broker: String,
+    pub topic_prefix: Option<String>,
+    pub qos: Option<u32>,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub spool_dir: Option<String>,
+    pub spool_max_bytes: Option<u64>,
+    pub frame_interval: Option<u32>,
+}
+
+impl BrokerSettings {
+    /// Sets these options and `stream_name` on `element` (an `alspublish`).
+    pub fn apply(&self, element: &gst::Element, stream_name: &str) {
+        element.set_property("broker", &self.broker);
+        element.set_property("stream-name", stream_name);
+        let strings = [
+            ("topic-prefix", &self.topic_prefix),
+            ("ca-file", &self.ca_file),
+            ("cert-file", &self.cert_file),
+            ("key-file", &self.key_file),
+            ("username", &self.username),
+            ("password", &self.password),
+            ("spool-dir", &self.spool_dir),
+        ];
+        for (name, value) in strings {
+            if let Some(value) = value {
+                element.set_property(name, value);
+            }
+        }
+        if let Some(qos) = self.qos {
+            element.set_property("qos", qos.min(1));
+        }
+        if let Some(bytes) = self.spool_max_bytes {
+            element.set_property("spool-max-bytes", bytes.max(4096));
+        }
+        if let Some(n) = self.frame_interval {
+            element.set_property("frame-interval", n.max(1));
+        }
+    }
+
+    /// `name` made fit for a topic level: anything but letters, digits, '-', '_' and '.'
+    /// becomes '_'.
+    pub fn topic_level(name: &str) -> String {
+        let level: String = name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if level.is_empty() { "_".into() } else { level }
+    }
+}
