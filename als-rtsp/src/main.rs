@@ -229,3 +229,25 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod stream_name_tests {
+    use super::default_stream_name;
+
+    #[test]
+    fn a_camera_is_named_after_its_host_and_a_file_after_itself() {
+        assert_eq!(
+            default_stream_name("rtsp://user:pw@10.0.0.7:554/live"),
+            "10.0.0.7:554"
+        );
+        assert_eq!(default_stream_name("rtsp://cam-3/stream"), "cam-3");
+        assert_eq!(
+            default_stream_name("file:///videos/ward%201.mp4"),
+            "ward%201.mp4"
+        );
+        assert_eq!(
+            gstals::BrokerSettings::topic_level(&default_stream_name("rtsp://10.0.0.7:554/x")),
+            "10.0.0.7_554"
+        );
+    }
+}
