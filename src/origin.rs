@@ -47,9 +47,15 @@ pub(crate) fn frame_utc(
         .downcast_ref::<gst::ClockTime>()
         .zip(buffer.pts())
         .and_then(|(segment, pts)| segment.to_running_time(pts));
-    if let (Some(clock), Some(base), Some(running), Some(now_unix)) =
-        (element.clock(), element.base_time(), running, now_unix_ns())
-    {
+    // Before PLAYING the base time is not (or no longer) the one the frames run against.
+    let playing = element.current_state() == gst::State::Playing;
+    if let (true, Some(clock), Some(base), Some(running), Some(now_unix)) = (
+        playing,
+        element.clock(),
+        element.base_time(),
+        running,
+        now_unix_ns(),
+    ) {
         let captured = (base + running).nseconds() as i64;
         let now = clock.time().nseconds() as i64;
         return (Some(now_unix - (now - captured)), "clock");

@@ -119,9 +119,38 @@ impl Subscriber {
                 }
             }
         });
-        // Subscribed once the broker has the session: give it a moment.
-        std::thread::sleep(Duration::from_millis(300));
-        Self { child, lines }
+        let subscriber = Self { child, lines };
+        subscriber.wait_until_subscribed(port);
+        subscriber
+    }
+
+    /// Publishes probes until one comes back, so nothing the test publishes next can reach
+    /// the broker before the subscription; then forgets them.
+    fn wait_until_subscribed(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(t, _)| t == "als/probe")
+        {
+            assert!(Instant::now() < deadline, "the subscriber never subscribed");
+            let _ = Command::new("mosquitto_pub")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-t",
+                    "als/probe",
+                ])
+                .args(["-m", "probe"])
+                .status();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        self.lines.lock().unwrap().retain(|(t, _)| t != "als/probe");
     }
 
     /// Waits until `done` holds for the lines, up to 20 s, and returns them.
@@ -304,7 +333,9 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
     assert_eq!(outcome.arrivals.len(), 150);
     let gaps: Vec<Duration> = outcome.arrivals.windows(2).map(|w| w[1] - w[0]).collect();
     let worst = gaps.iter().max().copied().unwrap_or_default();
-    assert!(worst < Duration::from_millis(200), "a {worst:?} stall");
+    // The broker is away for 2 s; waiting on it would stall that long. The bound leaves room
+    // for a loaded machine (measured: one frame interval).
+    assert!(worst < Duration::from_millis(1000), "a {worst:?} stall");
     let lines = subscriber.wait_for(|l| frame_numbers(l).contains(&149));
     let numbers = frame_numbers(&lines);
     let mut first_seen = Vec::new();
@@ -329,7 +360,12 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
         "{duplicates} duplicates, {resent} resent"
     );
     assert!(last_count(&outcome, "reconnects") >= 1);
-    assert!(last_count(&outcome, "spooled") > 0);
+    // The 2 s outage at 30 frames a second.
+    assert!(
+        last_count(&outcome, "spooled") >= 30,
+        "{:?}",
+        outcome.counters.last()
+    );
     assert_eq!(last_count(&outcome, "dropped"), 0);
     assert!(
         outcome.warnings.iter().any(|w| w.contains("unreachable")),
@@ -553,4 +589,27 @@ fn a_wrong_password_or_address_is_a_warning_and_a_bad_url_an_error() {
     .expect("parses");
     let err = common::run_to_error(&pipeline);
     assert!(err.to_string().contains("mqtt://"), "{err}");
+}
+
+#[test]
+fn qos_0_and_every_third_frame() {
+    common::init();
+    let dir = common::scratch_dir("publish-qos0");
+    let port = free_port();
+    let _broker = Broker::start(&dir, port, "allow_anonymous true");
+    let subscriber = Subscriber::start(port, &[]);
+    let outcome = run(
+        &format!(
+            "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,framerate=30/1 ! \
+             alspublish broker=mqtt://127.0.0.1:{port} stream-name=cam5 qos=0 \
+             frame-interval=3 client-id=probe-qos0 ! appsink name=out sync=false"
+        ),
+        |_| {},
+    );
+    assert_eq!(last_count(&outcome, "sent"), 10);
+    let lines = subscriber.wait_for(|l| l.len() >= 10);
+    assert_eq!(
+        frame_numbers(&lines),
+        (0..30).step_by(3).collect::<Vec<u64>>()
+    );
 }

@@ -572,7 +572,7 @@ fn with_a_broker_each_video_is_published_as_its_own_stream() {
     }
     // Two videos of FRAMES frames, each with its classification and summary line.
     let expected = 2 * (FRAMES + 1);
-    let subscriber = Command::new("mosquitto_sub")
+    let mut subscriber = Command::new("mosquitto_sub")
         .args([
             "-h",
             "127.0.0.1",
@@ -582,19 +582,66 @@ fn with_a_broker_each_video_is_published_as_its_own_stream() {
             "als/#",
             "-v",
         ])
-        .args(["-C", &expected.to_string(), "-W", "120"])
+        .args(["-W", "120"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub runs");
-    std::thread::sleep(Duration::from_millis(300));
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = subscriber.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // Probes until one comes back: subscribed before anything is published.
+    let subscribing = Instant::now();
+    loop {
+        let _ = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                "als/probe",
+            ])
+            .args(["-m", "probe"])
+            .status();
+        if lines_rx
+            .recv_timeout(Duration::from_millis(200))
+            .is_ok_and(|l| l.starts_with("als/probe"))
+        {
+            break;
+        }
+        assert!(
+            subscribing.elapsed() < Duration::from_secs(20),
+            "never subscribed"
+        );
+    }
     let broker_url = format!("mqtt://127.0.0.1:{port}");
     let out = als_batch(&input, &output, &["--broker", &broker_url]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let received = subscriber.wait_with_output().expect("subscriber ends");
+    let mut received = Vec::new();
+    while received.len() < expected {
+        match lines_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if !line.starts_with("als/probe") => received.push(line),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = subscriber.kill();
+    let _ = subscriber.wait();
     let _ = broker.kill();
     let _ = broker.wait();
-    let text = String::from_utf8_lossy(&received.stdout);
-    let topics: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    let text = received.join("\n");
+    let topics: Vec<&str> = received
+        .iter()
+        .filter_map(|l| l.split(' ').next())
+        .collect();
     assert_eq!(topics.len(), expected, "{text}");
     for stream in ["ward_1_cam.mp4", "b.mp4"] {
         let frames = format!("als/{stream}/frames");

@@ -191,7 +191,16 @@ fn run(cli: Cli) -> Result<i32, String> {
             let stream_name = gstals::BrokerSettings::topic_level(
                 &stream_name.unwrap_or_else(|| default_stream_name(&source)),
             );
-            let broker = mqtt.settings();
+            let mut broker = mqtt.settings();
+            // Each camera loss restarts the ingest pipeline: a spool on disk survives that.
+            if let Some(b) = broker.as_mut().filter(|b| b.spool_dir.is_none()) {
+                b.spool_dir = Some(
+                    std::env::temp_dir()
+                        .join("gst-als-spool")
+                        .display()
+                        .to_string(),
+                );
+            }
             if let Some(b) = &broker {
                 gstals::publish::Config::parse_broker(&b.broker)?;
             }

@@ -34,6 +34,15 @@ pub struct MqttArgs {
     /// Bytes of undelivered records kept; beyond it the oldest are dropped and counted.
     #[arg(long, default_value_t = 64 << 20)]
     pub mqtt_spool_max_bytes: u64,
+    /// MQTT client id (default: gst-als-<stream>).
+    #[arg(long)]
+    pub mqtt_client_id: Option<String>,
+    /// Publish every Nth frame record (summaries always).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub mqtt_frame_interval: u32,
+    /// Include the 468 landmarks per face in the published records (about 20 KB a face).
+    #[arg(long)]
+    pub mqtt_landmarks: bool,
 }
 
 impl MqttArgs {
@@ -54,7 +63,9 @@ impl MqttArgs {
                 .or_else(|| std::env::var("ALS_MQTT_PASSWORD").ok()),
             spool_dir: self.mqtt_spool_dir.clone(),
             spool_max_bytes: Some(self.mqtt_spool_max_bytes),
-            frame_interval: None,
+            frame_interval: Some(self.mqtt_frame_interval),
+            client_id: self.mqtt_client_id.clone(),
+            landmarks: self.mqtt_landmarks,
         })
     }
 }

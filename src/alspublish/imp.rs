@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gst::glib;
@@ -77,6 +77,13 @@ impl Settings {
                 self.stream_name
             ));
         }
+        // A wildcard in a topic makes the broker drop the connection on every publish.
+        if self.topic_prefix.is_empty() || self.topic_prefix.contains(['+', '#']) {
+            return Err(format!(
+                "topic-prefix {:?} must be non-empty, without '+' or '#'",
+                self.topic_prefix
+            ));
+        }
         let topic = |leaf: &str| format!("{}/{}/{leaf}", self.topic_prefix, self.stream_name);
         Ok(Config {
             host,
@@ -104,7 +111,9 @@ impl Settings {
 }
 
 struct State {
-    publisher: Publisher,
+    publisher: Arc<Publisher>,
+    /// Where the records wait: on disk they survive a stop.
+    spool_on_disk: bool,
     frame: u64,
     width: u32,
     height: u32,
@@ -324,6 +333,7 @@ impl BaseTransformImpl for AlsPublish {
         );
         let weak = self.obj().downgrade();
         let broker = format!("{}:{}", config.host, config.port);
+        let spool_on_disk = config.spool_dir.is_some();
         let last_warning = Mutex::new(None::<String>);
         let publisher = Publisher::start(config, move |notice| {
             let Some(element) = weak.upgrade() else {
@@ -333,7 +343,8 @@ impl BaseTransformImpl for AlsPublish {
         })
         .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
         *self.state.lock().unwrap() = Some(State {
-            publisher,
+            publisher: Arc::new(publisher),
+            spool_on_disk,
             frame: 0,
             width: 0,
             height: 0,
@@ -342,8 +353,22 @@ impl BaseTransformImpl for AlsPublish {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(state) = self.state.lock().unwrap().take() {
+        let state = self.state.lock().unwrap().take();
+        if let Some(state) = state {
             state.publisher.stop(Duration::ZERO);
+            let snapshot = state.publisher.snapshot();
+            if snapshot.in_spool > 0 && !state.spool_on_disk {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Write,
+                    (
+                        "Stopped with {} records not delivered to the MQTT broker; they were in \
+                         memory and are lost (spool-dir keeps them for the next run)",
+                        snapshot.in_spool
+                    )
+                );
+            }
+            self.post_counters(&snapshot);
         }
         Ok(())
     }
@@ -389,9 +414,15 @@ impl BaseTransformImpl for AlsPublish {
         }
         if let gst::EventView::Eos(_) = event.view() {
             let linger = self.settings.lock().unwrap().linger;
-            let snapshot = self.state.lock().unwrap().as_ref().map(|state| {
-                let delivered = state.publisher.drain(Duration::from_secs_f64(linger));
-                (delivered, state.publisher.snapshot())
+            let publisher = self
+                .state
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map(|state| state.publisher.clone());
+            let snapshot = publisher.map(|publisher| {
+                let delivered = publisher.drain(Duration::from_secs_f64(linger));
+                (delivered, publisher.snapshot())
             });
             if let Some((delivered, snapshot)) = snapshot {
                 if !delivered {
@@ -489,11 +520,18 @@ impl AlsPublish {
                 format!("Could not write the MQTT spool: {why}"),
                 why.clone(),
             )),
-            Notice::Dropped(n) => Some((
-                gst::ResourceError::NoSpaceLeft,
-                format!("MQTT spool full: dropped the {n} oldest records"),
-                String::new(),
-            )),
+            Notice::Dropped(n) => {
+                // At most every few seconds (the thread sums them up), and not one of the
+                // reasons the connection warnings are told apart by.
+                let text = format!("MQTT spool full: dropped the {n} oldest records");
+                gst::warning!(CAT, imp = self, "{text}");
+                let _ = self.obj().post_message(
+                    gst::message::Warning::builder(gst::ResourceError::NoSpaceLeft, &text)
+                        .src(&*self.obj())
+                        .build(),
+                );
+                None
+            }
         };
         if let Some((kind, text, key)) = warning {
             let repeated = {
@@ -513,13 +551,13 @@ impl AlsPublish {
                 );
             }
         }
-        let snapshot = self
+        let publisher = self
             .state
             .try_lock()
             .ok()
-            .and_then(|s| s.as_ref().map(|s| s.publisher.snapshot()));
-        if let Some(snapshot) = snapshot {
-            self.post_counters(&snapshot);
+            .and_then(|s| s.as_ref().map(|s| s.publisher.clone()));
+        if let Some(publisher) = publisher {
+            self.post_counters(&publisher.snapshot());
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct BrokerSettings {
     pub spool_dir: Option<String>,
     pub spool_max_bytes: Option<u64>,
     pub frame_interval: Option<u32>,
+    pub client_id: Option<String>,
+    pub landmarks: bool,
 }
 
 impl BrokerSettings {
@@ -89,6 +91,7 @@ impl BrokerSettings {
             ("username", &self.username),
             ("password", &self.password),
             ("spool-dir", &self.spool_dir),
+            ("client-id", &self.client_id),
         ];
         for (name, value) in strings {
             if let Some(value) = value {
@@ -104,6 +107,7 @@ impl BrokerSettings {
         if let Some(n) = self.frame_interval {
             element.set_property("frame-interval", n.max(1));
         }
+        element.set_property("landmarks", self.landmarks);
     }
 
     /// `name` made fit for a topic level: anything but letters, digits, '-', '_' and '.'

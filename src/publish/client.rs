@@ -5,11 +5,12 @@
 //! taking them. One thread per publisher, with its own single-threaded tokio runtime.
 //!
 //! Delivery: at QoS 1 a record counts as sent when the broker acknowledges it; on a lost
-//! connection every record not yet acknowledged goes back to the front of the spool and is
-//! sent again after reconnecting (clean session, so rumqttc itself resends nothing), so a
-//! record whose acknowledgement was lost arrives twice: MQTT's "at least once". At QoS 0 a
+//! connection every record not yet acknowledged goes to a retry queue in front of the spool
+//! and is sent again after reconnecting (clean session, so rumqttc itself resends nothing), so
+//! a record whose acknowledgement was lost arrives twice: MQTT's "at least once". At QoS 0 a
 //! record counts as sent once written to the connection; one written just before a loss may
-//! be lost ("at most once").
+//! be lost ("at most once"). The records in flight (at most 32) and in the retry queue are
+//! held in memory and written back to the spool when the publisher stops; a crash loses them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -125,6 +126,8 @@ pub enum Notice {
 
 enum Message {
     Record(Record),
+    /// Try the broker now rather than at the end of the back-off (draining at EOS).
+    Hurry,
     /// Stop, after trying to deliver what is queued for at most this long.
     Stop(Duration),
 }
@@ -165,6 +168,8 @@ impl Publisher {
             spool,
             notify: Box::new(notify),
             reported_drops: 0,
+            noticed_drops: 0,
+            last_drop_notice: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -214,6 +219,8 @@ impl Publisher {
     /// (and any an earlier run left in the spool) sent or dropped. Returns whether it got there.
     pub fn drain(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
+        let _ = self.tx.try_send(Message::Hurry);
+        self.wake.notify_one();
         loop {
             let c = &self.counters;
             let taken = c.taken.load(Ordering::Acquire) >= c.accepted.load(Ordering::Acquire);
@@ -305,11 +312,21 @@ struct Worker {
     spool: Spool,
     notify: Box<dyn Fn(Notice) + Send>,
     reported_drops: u64,
+    noticed_drops: u64,
+    last_drop_notice: Option<std::time::Instant>,
 }
 
-/// Records handed to rumqttc, oldest first, with their packet id once written.
+/// Records handed to rumqttc, oldest first, with their packet id once written; and those to
+/// send again first after a loss.
 struct InFlight {
     records: VecDeque<(Option<u16>, Record)>,
+    retry: VecDeque<Record>,
+}
+
+impl InFlight {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.retry.is_empty()
+    }
 }
 
 /// Polls rumqttc's event loop without ever cancelling it (its connect and write are not
@@ -328,17 +345,26 @@ async fn pump(
                 }
             }
             Err(err) => {
-                eventloop.pending.clear();
+                forget(&mut eventloop);
                 if events.send(Err(err)).is_err() {
                     return;
                 }
                 go.notified().await;
                 // Publishes handed over after the error but before the worker heard of it.
                 eventloop.clean();
-                eventloop.pending.clear();
+                forget(&mut eventloop);
             }
         }
     }
+}
+
+/// Drops what rumqttc still holds of a lost connection: requests, the events it queued
+/// before the failed write or read (a stale `Outgoing::Publish` would shift every packet id
+/// the worker matches), and a packet-id collision (which would block the next connection).
+fn forget(eventloop: &mut rumqttc::EventLoop) {
+    eventloop.pending.clear();
+    eventloop.state.events.clear();
+    eventloop.state.collision = None;
 }
 
 impl Worker {
@@ -349,6 +375,7 @@ impl Worker {
         tokio::spawn(pump(eventloop, events_tx, go.clone()));
         let mut flight = InFlight {
             records: VecDeque::new(),
+            retry: VecDeque::new(),
         };
         let mut connected = false;
         let mut backoff = self.config.min_backoff;
@@ -356,25 +383,35 @@ impl Worker {
         let mut stopping: Option<tokio::time::Instant> = None;
         let window = 32;
         loop {
-            if let Some(deadline) = self.take_messages(connected) {
+            let (stop, hurry) = self.take_messages(connected);
+            if let Some(deadline) = stop {
                 stopping.get_or_insert(tokio::time::Instant::now() + deadline);
             }
-            self.report_drops();
+            if (hurry || stopping.is_some()) && retry_at.take().is_some() {
+                go.notify_one();
+            }
+            self.report_drops(false);
             if connected {
                 self.feed(&client, &mut flight, window);
             }
             self.in_spool.store(
-                (self.spool.len() + flight.records.len()) as u64,
-                Ordering::Relaxed,
+                (self.spool.len() + flight.records.len() + flight.retry.len()) as u64,
+                Ordering::Release,
             );
             if let Some(deadline) = stopping {
-                let idle = self.spool.is_empty() && flight.records.is_empty();
+                let idle = self.spool.is_empty() && flight.is_empty();
                 if idle || tokio::time::Instant::now() >= deadline {
                     let _ = client.try_disconnect();
-                    // Anything not delivered stays in the spool for the next run.
+                    // Anything not delivered goes back to the spool, for the next run when
+                    // it is on disk.
                     self.requeue(&mut flight);
+                    let back: Vec<Record> = flight.retry.drain(..).collect();
+                    if let Err(e) = self.spool.push_front(back) {
+                        (self.notify)(Notice::SpoolFailed(e.to_string()));
+                    }
+                    self.report_drops(true);
                     self.in_spool
-                        .store(self.spool.len() as u64, Ordering::Relaxed);
+                        .store(self.spool.len() as u64, Ordering::Release);
                     return;
                 }
             }
@@ -418,7 +455,8 @@ impl Worker {
         }
     }
 
-    /// Hands the oldest spooled records to rumqttc while fewer than `window` are unconfirmed.
+    /// Hands the oldest records (those to retry first, then the spool's) to rumqttc while
+    /// fewer than `window` are unconfirmed.
     fn feed(&mut self, client: &AsyncClient, flight: &mut InFlight, window: usize) {
         let qos = if self.config.qos1 {
             QoS::AtLeastOnce
@@ -426,13 +464,16 @@ impl Worker {
             QoS::AtMostOnce
         };
         while flight.records.len() < window {
-            let record = match self.spool.pop() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => {
-                    (self.notify)(Notice::SpoolFailed(e.to_string()));
-                    break;
-                }
+            let record = match flight.retry.pop_front() {
+                Some(r) => r,
+                None => match self.spool.pop() {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        (self.notify)(Notice::SpoolFailed(e.to_string()));
+                        break;
+                    }
+                },
             };
             let topic = match record.topic {
                 Topic::Frames => &self.config.frames_topic,
@@ -442,7 +483,7 @@ impl Worker {
                 .try_publish(topic.clone(), qos, false, record.payload.clone())
                 .is_err()
             {
-                let _ = self.spool.push_front(vec![record]);
+                flight.retry.push_front(record);
                 break;
             }
             flight.records.push_back((None, record));
@@ -450,9 +491,9 @@ impl Worker {
     }
 
     /// Moves what the element sent into the spool (counted as spooled while the broker is
-    /// away); returns the stop deadline when asked to.
-    fn take_messages(&mut self, connected: bool) -> Option<Duration> {
-        let mut stop = None;
+    /// away); returns the stop deadline when asked to, and whether to try the broker now.
+    fn take_messages(&mut self, connected: bool) -> (Option<Duration>, bool) {
+        let (mut stop, mut hurry) = (None, false);
         while let Ok(message) = self.rx.try_recv() {
             match message {
                 Message::Record(record) => {
@@ -460,6 +501,9 @@ impl Worker {
                     self.in_spool.fetch_add(1, Ordering::Release);
                     self.counters.taken.fetch_add(1, Ordering::Release);
                     if let Err(e) = pushed {
+                        // The record is lost: counted, and said.
+                        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        self.counters.spool_dropped.fetch_add(1, Ordering::Relaxed);
                         (self.notify)(Notice::SpoolFailed(e.to_string()));
                     }
                     if !connected {
@@ -467,31 +511,39 @@ impl Worker {
                     }
                 }
                 Message::Stop(linger) => stop = Some(linger),
+                Message::Hurry => hurry = true,
             }
         }
-        stop
+        (stop, hurry)
     }
 
-    fn report_drops(&mut self) {
+    /// Counts what the spool dropped; says so at most every 5 s (and when `now`).
+    fn report_drops(&mut self, now: bool) {
         let dropped = self.spool.dropped();
         if dropped > self.reported_drops {
-            self.counters
-                .dropped
-                .fetch_add(dropped - self.reported_drops, Ordering::Relaxed);
+            let new = dropped - self.reported_drops;
+            self.counters.dropped.fetch_add(new, Ordering::Relaxed);
             self.counters
                 .spool_dropped
-                .fetch_add(dropped - self.reported_drops, Ordering::Relaxed);
-            (self.notify)(Notice::Dropped(dropped - self.reported_drops));
+                .fetch_add(new, Ordering::Relaxed);
             self.reported_drops = dropped;
+        }
+        let due = now
+            || self
+                .last_drop_notice
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(5));
+        if dropped > self.noticed_drops && due {
+            self.last_drop_notice = Some(std::time::Instant::now());
+            (self.notify)(Notice::Dropped(dropped - self.noticed_drops));
+            self.noticed_drops = dropped;
         }
     }
 
-    /// Puts every unacknowledged record back in front of the spool; returns how many.
+    /// Puts every unacknowledged record in front of those to retry; returns how many.
     fn requeue(&mut self, flight: &mut InFlight) -> u64 {
-        let back: Vec<Record> = flight.records.drain(..).map(|(_, r)| r).collect();
-        let n = back.len() as u64;
-        if let Err(e) = self.spool.push_front(back) {
-            (self.notify)(Notice::SpoolFailed(e.to_string()));
+        let n = flight.records.len() as u64;
+        while let Some((_, record)) = flight.records.pop_back() {
+            flight.retry.push_front(record);
         }
         n
     }

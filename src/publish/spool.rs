@@ -96,12 +96,26 @@ impl Spool {
     pub fn on_disk(dir: &Path, name: &str, max_bytes: u64) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.spool"));
+        use std::os::unix::fs::OpenOptionsExt;
+        // The records are patients' measurements: readable by this user only.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns; released when the file closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is in use by another publisher (give each its own client-id)",
+                    path.display()
+                ),
+            ));
+        }
         let mut index = VecDeque::new();
         let mut data = Vec::new();
         file.read_to_end(&mut data)?;
@@ -122,7 +136,12 @@ impl Spool {
             at += HEADER + len as usize;
         }
         file.set_len(at as u64)?;
-        let bytes = at as u64;
+        // Only the live records count; the dead ones before them go at the next compaction.
+        let bytes = index
+            .iter()
+            .map(|&(_, len, _)| HEADER as u64 + len as u64)
+            .sum();
+        let head = index.front().map_or(at as u64, |&(offset, _, _)| offset);
         let mut spool = Self {
             max_bytes,
             memory: VecDeque::new(),
@@ -130,7 +149,7 @@ impl Spool {
                 path,
                 file,
                 index,
-                head: 0,
+                head,
                 end: at as u64,
             }),
             bytes,
@@ -193,11 +212,18 @@ impl Spool {
         match &mut self.file {
             Some(f) => {
                 let len = record.payload.len() as u32;
-                f.file.seek(SeekFrom::Start(f.end))?;
                 let mut header = [record.topic.byte(), 0, 0, 0, 0];
                 header[1..].copy_from_slice(&len.to_le_bytes());
-                f.file.write_all(&header)?;
-                f.file.write_all(&record.payload)?;
+                let written = f
+                    .file
+                    .seek(SeekFrom::Start(f.end))
+                    .and_then(|_| f.file.write_all(&header))
+                    .and_then(|()| f.file.write_all(&record.payload));
+                if let Err(e) = written {
+                    // Nothing half-written may look like a record to the next run.
+                    let _ = f.file.set_len(f.end);
+                    return Err(e);
+                }
                 f.index.push_back((f.end, len, record.topic));
                 f.end += size;
             }
@@ -228,13 +254,15 @@ impl Spool {
     pub fn pop(&mut self) -> io::Result<Option<Record>> {
         let record = match &mut self.file {
             Some(f) => {
-                let Some((at, len, topic)) = f.index.pop_front() else {
+                let Some(&(at, len, topic)) = f.index.front() else {
                     return Ok(None);
                 };
                 let mut payload = vec![0; len as usize];
                 f.file.seek(SeekFrom::Start(at + HEADER as u64))?;
                 f.file.read_exact(&mut payload)?;
-                f.mark_dead(at)?;
+                f.index.pop_front();
+                // A failed mark only means a new run would send it again.
+                let _ = f.mark_dead(at);
                 f.head = at + HEADER as u64 + len as u64;
                 Record { topic, payload }
             }
@@ -244,7 +272,8 @@ impl Spool {
             },
         };
         self.bytes -= record.stored_len();
-        self.compact_if_worth_it()?;
+        // The record is out either way; a failed compaction is tried again later.
+        let _ = self.compact_if_worth_it();
         Ok(Some(record))
     }
 
@@ -367,8 +396,19 @@ mod tests {
             .unwrap();
         file.write_all(&[b'f', 200, 0, 0, 0, b'{']).unwrap();
         let mut again = Spool::on_disk(&d, "cam", 1 << 24).unwrap();
+        assert_eq!(
+            again.bytes(),
+            (15_000..20_000)
+                .map(|i| record(i).stored_len())
+                .sum::<u64>()
+        );
+        assert!(
+            Spool::on_disk(&d, "cam", 1 << 24).is_err(),
+            "one publisher per spool file"
+        );
         let rest = drain(&mut again);
         assert_eq!(rest.len(), 5_000);
+        assert_eq!(again.bytes(), 0);
         assert_eq!(rest[0], record(15_000));
         let mut small = Spool::in_memory(4);
         small.push(record(1)).unwrap();
