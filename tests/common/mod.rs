@@ -41,8 +41,10 @@ pub fn build_plugin() {
         } else {
             "release"
         };
+        // --workspace resolves dependency features as `cargo test --workspace` does, so a
+        // clean CI run builds the dependencies once instead of twice.
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--lib", "--profile", profile])
+            .args(["build", "--workspace", "--lib", "--profile", profile])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo runs");
