@@ -206,6 +206,55 @@ pub fn render(photo: &Photo, scenario: Scenario, frame: usize) -> opencv::Result
     Ok(dst.data_bytes()?.to_vec())
 }
 
+/// `photo` resampled through `map_x`/`map_y` (OpenCV `remap`, per-pixel source positions),
+/// then turned by `degrees`, scaled by `scale` about the face centre and put at `at` in a
+/// `width` x `height` frame of the background colour. Packed RGB.
+pub(crate) fn remap_and_place(
+    photo: &Photo,
+    map_x: &[f32],
+    map_y: &[f32],
+    at: (f64, f64),
+    degrees: f64,
+    scale: f64,
+    (width, height): (usize, usize),
+) -> opencv::Result<Vec<u8>> {
+    let (rows, cols) = (photo.height as i32, photo.width as i32);
+    let photo_mat =
+        Mat::new_rows_cols_with_data::<core::Vec3b>(rows, cols, bytes_as_pixels(&photo.rgb))?;
+    let map_x = Mat::new_rows_cols_with_data::<f32>(rows, cols, map_x)?;
+    let map_y = Mat::new_rows_cols_with_data::<f32>(rows, cols, map_y)?;
+    let mut moved = Mat::default();
+    imgproc::remap(
+        &photo_mat,
+        &mut moved,
+        &map_x,
+        &map_y,
+        imgproc::INTER_LINEAR,
+        core::BORDER_REPLICATE,
+        Scalar::all(0.0),
+    )?;
+    let mut dst = Mat::new_rows_cols_with_default(
+        height as i32,
+        width as i32,
+        core::CV_8UC3,
+        Scalar::all(BACKGROUND),
+    )?;
+    let centre = Point2f::new(FACE_CENTRE.0 as f32, FACE_CENTRE.1 as f32);
+    let mut warp = imgproc::get_rotation_matrix_2d(centre, degrees, scale)?;
+    *warp.at_2d_mut::<f64>(0, 2)? += at.0 - FACE_CENTRE.0;
+    *warp.at_2d_mut::<f64>(1, 2)? += at.1 - FACE_CENTRE.1;
+    imgproc::warp_affine(
+        &moved,
+        &mut dst,
+        &warp,
+        Size::new(width as i32, height as i32),
+        imgproc::INTER_LINEAR,
+        core::BORDER_TRANSPARENT,
+        Scalar::all(0.0),
+    )?;
+    Ok(dst.data_bytes()?.to_vec())
+}
+
 pub(crate) fn bytes_as_pixels(rgb: &[u8]) -> &[core::Vec3b] {
     // SAFETY: Vec3b is three packed bytes, so the slice reinterprets exactly.
     unsafe { std::slice::from_raw_parts(rgb.as_ptr().cast::<core::Vec3b>(), rgb.len() / 3) }

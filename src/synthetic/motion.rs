@@ -9,11 +9,7 @@
 
 use std::f64::consts::TAU;
 
-use opencv::core::{self, Mat, Point2f, Scalar, Size};
-use opencv::imgproc;
-use opencv::prelude::*;
-
-use super::{BACKGROUND, FACE_CENTRE, Photo, bytes_as_pixels};
+use super::{Photo, remap_and_place};
 
 pub const WIDTH: usize = 640;
 pub const HEIGHT: usize = 480;
@@ -88,43 +84,15 @@ impl Motion {
                 map_y.push((fy - dy) as f32);
             }
         }
-        let photo_mat = Mat::new_rows_cols_with_data::<core::Vec3b>(
-            rows as i32,
-            cols as i32,
-            bytes_as_pixels(&photo.rgb),
-        )?;
-        let map_x = Mat::new_rows_cols_with_data::<f32>(rows as i32, cols as i32, &map_x)?;
-        let map_y = Mat::new_rows_cols_with_data::<f32>(rows as i32, cols as i32, &map_y)?;
-        let mut moved = Mat::default();
-        imgproc::remap(
-            &photo_mat,
-            &mut moved,
+        remap_and_place(
+            photo,
             &map_x,
             &map_y,
-            imgproc::INTER_LINEAR,
-            core::BORDER_REPLICATE,
-            Scalar::all(0.0),
-        )?;
-        let mut dst = Mat::new_rows_cols_with_default(
-            HEIGHT as i32,
-            WIDTH as i32,
-            core::CV_8UC3,
-            Scalar::all(BACKGROUND),
-        )?;
-        let centre = Point2f::new(FACE_CENTRE.0 as f32, FACE_CENTRE.1 as f32);
-        let mut warp = imgproc::get_rotation_matrix_2d(centre, self.roll_degrees, self.scale)?;
-        *warp.at_2d_mut::<f64>(0, 2)? += WIDTH as f64 / 2.0 - FACE_CENTRE.0;
-        *warp.at_2d_mut::<f64>(1, 2)? += HEIGHT as f64 / 2.0 - FACE_CENTRE.1;
-        imgproc::warp_affine(
-            &moved,
-            &mut dst,
-            &warp,
-            Size::new(WIDTH as i32, HEIGHT as i32),
-            imgproc::INTER_LINEAR,
-            core::BORDER_TRANSPARENT,
-            Scalar::all(0.0),
-        )?;
-        Ok(dst.data_bytes()?.to_vec())
+            (WIDTH as f64 / 2.0, HEIGHT as f64 / 2.0),
+            self.roll_degrees,
+            self.scale,
+            (WIDTH, HEIGHT),
+        )
     }
 
     /// `seconds` of frames at `fps`, with their times in seconds.
