@@ -11,4 +11,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The tests that load libgstals.so from another process (gst-launch-1.0, Python) build it
 # themselves, so a plain `cargo test` runs everything; --workspace adds als-train's unit,
 # ONNX parity and end-to-end tests.
-cargo test --workspace
+# Run as an ordinary Debian user would: without the sbin directories (where Debian puts the
+# Mosquitto broker) on the PATH, so that a test that finds a program only through root's PATH
+# fails here rather than for the first user who tries.
+PATH="$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -x -E '(/usr)?(/local)?/sbin' | paste -sd: -)" \
+  cargo test --workspace

@@ -33,6 +33,7 @@ pub mod meta;
 mod origin;
 pub mod publish;
 mod records;
+pub mod redact;
 pub mod synthetic;
 mod video_formats;
 

@@ -6,172 +6,16 @@
 //! password or presents a certificate from another CA.
 
 mod common;
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use mosquitto::{Broker, Subscriber, free_port};
+
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A Mosquitto broker on `port` with `extra` configuration lines, keeping its sessions in
-/// `dir` across restarts.
-struct Broker {
-    child: Child,
-}
-
-impl Broker {
-    fn start(dir: &Path, port: u16, extra: &str) -> Self {
-        let conf = dir.join("mosquitto.conf");
-        // Started as root, Mosquitto would switch to its own user, who cannot read the
-        // test's files.
-        // SAFETY: getuid has no preconditions.
-        let user = if unsafe { libc::getuid() } == 0 {
-            "user root\n"
-        } else {
-            ""
-        };
-        std::fs::write(
-            &conf,
-            format!(
-                "{user}listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\n\
-                 autosave_interval 1\n{extra}\n",
-                dir.display()
-            ),
-        )
-        .expect("config written");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto runs (scripts/install-deps.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child }
-    }
-
-    fn stop(mut self) {
-        // SIGTERM: Mosquitto saves its sessions before it goes.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `mosquitto_sub` on `als/#` with a persistent QoS 1 session: the lines it prints, as
-/// (topic, payload).
-struct Subscriber {
-    child: Child,
-    lines: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Subscriber {
-    fn start(port: u16, extra: &[&str]) -> Self {
-        let mut child = Command::new("mosquitto_sub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-t",
-                "als/#",
-                "-v",
-            ])
-            .args(["-q", "1", "-c", "-i", &format!("test-sub-{port}")])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto_sub runs");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some((topic, payload)) = line.split_once(' ') {
-                    sink.lock()
-                        .unwrap()
-                        .push((topic.to_string(), payload.to_string()));
-                }
-            }
-        });
-        let subscriber = Self { child, lines };
-        subscriber.wait_until_subscribed(port);
-        subscriber
-    }
-
-    /// Publishes probes until one comes back, so nothing the test publishes next can reach
-    /// the broker before the subscription; then forgets them.
-    fn wait_until_subscribed(&self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self
-            .lines
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(t, _)| t == "als/probe")
-        {
-            assert!(Instant::now() < deadline, "the subscriber never subscribed");
-            let _ = Command::new("mosquitto_pub")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "-t",
-                    "als/probe",
-                ])
-                .args(["-m", "probe"])
-                .status();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        self.lines.lock().unwrap().retain(|(t, _)| t != "als/probe");
-    }
-
-    /// Waits until `done` holds for the lines, up to 20 s, and returns them.
-    fn wait_for(&self, done: impl Fn(&[(String, String)]) -> bool) -> Vec<(String, String)> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let lines = self.lines.lock().unwrap().clone();
-            if done(&lines) || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn frame_numbers(lines: &[(String, String)]) -> Vec<u64> {
     lines
@@ -254,8 +98,8 @@ fn last_count(outcome: &Outcome, field: &str) -> u64 {
 fn every_frame_record_and_the_summaries_arrive_in_order() {
     common::init();
     let dir = common::scratch_dir("publish-basic");
-    let port = free_port();
-    let _broker = Broker::start(&dir, port, "allow_anonymous true");
+    let broker = Broker::start(&dir, "allow_anonymous true");
+    let port = broker.port;
     let subscriber = Subscriber::start(port, &[]);
     let (w, h, frames) = common::face_clip(gstals::synthetic::Scenario::Face);
     let frames = &frames[..45];
@@ -300,12 +144,9 @@ fn every_frame_record_and_the_summaries_arrive_in_order() {
 fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
     common::init();
     let dir = common::scratch_dir("publish-restart");
-    let port = free_port();
-    let broker = Arc::new(Mutex::new(Some(Broker::start(
-        &dir,
-        port,
-        "allow_anonymous true",
-    ))));
+    let first = Broker::start(&dir, "allow_anonymous true");
+    let port = first.port;
+    let broker = Arc::new(Mutex::new(Some(first)));
     let subscriber = Subscriber::start(port, &[]);
     let (mut stopped, mut restarted) = (false, false);
     let handle = broker.clone();
@@ -324,7 +165,8 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
                 stopped = true;
             }
             if !restarted && t > Duration::from_millis(3500) {
-                *handle.lock().unwrap() = Some(Broker::start(&bdir, port, "allow_anonymous true"));
+                *handle.lock().unwrap() =
+                    Some(Broker::start_on(&bdir, port, "allow_anonymous true"));
                 restarted = true;
             }
         },
@@ -423,7 +265,7 @@ fn an_on_disk_spool_is_sent_by_the_next_run() {
     };
     let first = run(&launch(20, "0.2"), |_| {});
     assert_eq!(last_count(&first, "waiting"), 20);
-    let _broker = Broker::start(&dir, port, "allow_anonymous true");
+    let _broker = Broker::start_on(&dir, port, "allow_anonymous true");
     let subscriber = Subscriber::start(port, &[]);
     let second = run(&launch(5, "10"), |_| {});
     assert_eq!(last_count(&second, "sent"), 25);
@@ -434,91 +276,17 @@ fn an_on_disk_spool_is_sent_by_the_next_run() {
     assert_eq!(numbers, expected);
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA, and a server certificate for 127.0.0.1 that `ca` signs, in `dir`.
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
-    for ca in ["ca", "other-ca"] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={ca}"),
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-            ],
-        );
-    }
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-    (
-        dir.join("ca.pem"),
-        dir.join("other-ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
-}
-
 #[test]
 fn tls_with_the_right_ca_delivers_and_with_another_ca_is_refused_with_a_warning() {
     let dir = common::scratch_dir("publish-tls");
-    let (ca, other, cert, key) = certificates(&dir);
-    let port = free_port();
-    let _broker = Broker::start(
+    let mosquitto::Certificates {
+        ca,
+        other_ca: other,
+        server: cert,
+        server_key: key,
+    } = mosquitto::certificates(&dir);
+    let broker = Broker::start(
         &dir,
-        port,
         &format!(
             "allow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}",
             ca.display(),
@@ -526,6 +294,7 @@ fn tls_with_the_right_ca_delivers_and_with_another_ca_is_refused_with_a_warning(
             key.display()
         ),
     );
+    let port = broker.port;
     let launch = |ca: &Path, stream: &str| {
         format!(
             "videotestsrc num-buffers=10 ! video/x-raw,width=64,height=48,framerate=30/1 ! \
@@ -549,22 +318,15 @@ fn tls_with_the_right_ca_delivers_and_with_another_ca_is_refused_with_a_warning(
 fn a_wrong_password_or_address_is_a_warning_and_a_bad_url_an_error() {
     let dir = common::scratch_dir("publish-auth");
     let passwords = dir.join("passwords");
-    let status = Command::new("mosquitto_passwd")
-        .args(["-c", "-b"])
-        .arg(&passwords)
-        .args(["camera", "right"])
-        .status()
-        .expect("mosquitto_passwd runs");
-    assert!(status.success());
-    let port = free_port();
-    let _broker = Broker::start(
+    mosquitto::password_file(&passwords, "camera", "right");
+    let broker = Broker::start(
         &dir,
-        port,
         &format!(
             "allow_anonymous false\npassword_file {}",
             passwords.display()
         ),
     );
+    let port = broker.port;
     let launch = |password: &str| {
         format!(
             "videotestsrc num-buffers=10 ! video/x-raw,width=64,height=48,framerate=30/1 ! \
@@ -595,8 +357,8 @@ fn a_wrong_password_or_address_is_a_warning_and_a_bad_url_an_error() {
 fn qos_0_and_every_third_frame() {
     common::init();
     let dir = common::scratch_dir("publish-qos0");
-    let port = free_port();
-    let _broker = Broker::start(&dir, port, "allow_anonymous true");
+    let broker = Broker::start(&dir, "allow_anonymous true");
+    let port = broker.port;
     let subscriber = Subscriber::start(port, &[]);
     let outcome = run(
         &format!(

@@ -42,6 +42,7 @@ struct Settings {
     flow_grid: bool,
     spool_dir: Option<String>,
     spool_max_bytes: u64,
+    spool_fsync: bool,
     linger: f64,
 }
 
@@ -63,6 +64,7 @@ impl Default for Settings {
             flow_grid: false,
             spool_dir: None,
             spool_max_bytes: 64 << 20,
+            spool_fsync: false,
             linger: 5.0,
         }
     }
@@ -70,7 +72,7 @@ impl Default for Settings {
 
 impl Settings {
     fn config(&self) -> Result<Config, String> {
-        let (host, port, tls) = Config::parse_broker(&self.broker)?;
+        let address = Config::parse_broker_address(&self.broker)?;
         if self.stream_name.is_empty() || self.stream_name.contains(['/', '+', '#']) {
             return Err(format!(
                 "stream-name {:?} must be non-empty, without '/', '+' or '#'",
@@ -86,14 +88,15 @@ impl Settings {
         }
         let topic = |leaf: &str| format!("{}/{}/{leaf}", self.topic_prefix, self.stream_name);
         Ok(Config {
-            host,
-            port,
-            tls,
+            host: address.host,
+            port: address.port,
+            tls: address.tls,
             ca_file: self.ca_file.clone(),
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
-            username: self.username.clone(),
-            password: self.password.clone(),
+            // The properties win over credentials in the address.
+            username: self.username.clone().or(address.username),
+            password: self.password.clone().or(address.password),
             client_id: self
                 .client_id
                 .clone()
@@ -103,6 +106,7 @@ impl Settings {
             qos1: self.qos == 1,
             spool_dir: self.spool_dir.clone(),
             spool_max_bytes: self.spool_max_bytes,
+            spool_fsync: self.spool_fsync,
             queue: 1024,
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
@@ -141,6 +145,8 @@ fn counters_structure(name: &str, c: &Snapshot) -> gst::Structure {
         .field("resent", c.resent)
         .field("reconnects", c.reconnects)
         .field("waiting", c.in_spool)
+        .field("in-memory", c.in_memory)
+        .field("too-large", c.too_large)
         .build()
 }
 
@@ -157,7 +163,7 @@ impl ObjectImpl for AlsPublish {
                     .build()
             };
             vec![
-                string("broker", "Broker", "mqtt://host[:port] (1883) or mqtts://host[:port] (8883, TLS)", Some(&d.broker)),
+                string("broker", "Broker", "mqtt://host[:port] (1883) or mqtts://host[:port] (8883, TLS); user:password@ before the host is taken as credentials and never shown (read back masked)", Some(&d.broker)),
                 string("stream-name", "Stream name", "Name of this camera or stream: in every record and in the topics <topic-prefix>/<stream-name>/frames and .../summary", Some(&d.stream_name)),
                 string("topic-prefix", "Topic prefix", "First level of the topics", Some(&d.topic_prefix)),
                 string("client-id", "Client id", "MQTT client id (unset: gst-als-<stream-name>); also names the spool file", None),
@@ -193,13 +199,19 @@ impl ObjectImpl for AlsPublish {
                     .default_value(d.flow_grid)
                     .mutable_playing()
                     .build(),
-                string("spool-dir", "Spool directory", "Keep undelivered records in a file here (unset: in memory); a new run sends what an earlier one left", None),
+                string("spool-dir", "Spool directory", "Keep undelivered records in <client-id>.spool (SQLite) here (unset: in memory); a new run sends what an earlier one left. Made 0700 if missing; refused if it is a link, another user's or writable by others", None),
                 glib::ParamSpecUInt64::builder("spool-max-bytes")
                     .nick("Spool size")
                     .blurb("Bytes of undelivered records kept; beyond it the oldest are dropped and counted")
                     .minimum(4096)
                     .maximum(u64::MAX / 2)
                     .default_value(d.spool_max_bytes)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("spool-fsync")
+                    .nick("Spool fsync")
+                    .blurb("Every spooled record reaches the disk before the next (survives a power loss); off: records survive a crash or kill of the process, a power loss may lose the last ones")
+                    .default_value(d.spool_fsync)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("linger")
@@ -212,7 +224,7 @@ impl ObjectImpl for AlsPublish {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("counters")
                     .nick("Counters")
-                    .blurb("als-publish-counters: connected, sent, spooled (arrived while the broker was away), dropped, resent (after a loss: possible duplicates), reconnects, waiting")
+                    .blurb("als-publish-counters: connected, sent, spooled (arrived while the broker was away), dropped, resent (after a loss: possible duplicates), reconnects, waiting (in the spool), in-memory (of those, held in memory because the spool directory refused them), too-large (refused: over the 16 MiB packet limit; also in dropped)")
                     .read_only()
                     .build(),
             ]
@@ -244,6 +256,7 @@ impl ObjectImpl for AlsPublish {
             "flow-grid" => s.flow_grid = value.get().expect("type checked upstream"),
             "spool-dir" => s.spool_dir = text(),
             "spool-max-bytes" => s.spool_max_bytes = value.get().expect("type checked upstream"),
+            "spool-fsync" => s.spool_fsync = value.get().expect("type checked upstream"),
             "linger" => s.linger = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
@@ -262,7 +275,7 @@ impl ObjectImpl for AlsPublish {
         }
         let s = self.settings.lock().unwrap();
         match pspec.name() {
-            "broker" => s.broker.to_value(),
+            "broker" => crate::redact::uri(&s.broker).to_value(),
             "stream-name" => s.stream_name.to_value(),
             "topic-prefix" => s.topic_prefix.to_value(),
             "client-id" => s.client_id.to_value(),
@@ -277,6 +290,7 @@ impl ObjectImpl for AlsPublish {
             "flow-grid" => s.flow_grid.to_value(),
             "spool-dir" => s.spool_dir.to_value(),
             "spool-max-bytes" => s.spool_max_bytes.to_value(),
+            "spool-fsync" => s.spool_fsync.to_value(),
             "linger" => s.linger.to_value(),
             other => unimplemented!("property {other}"),
         }
@@ -333,13 +347,18 @@ impl BaseTransformImpl for AlsPublish {
         );
         let weak = self.obj().downgrade();
         let broker = format!("{}:{}", config.host, config.port);
+        // Whatever the broker or a library says goes out without the password in it.
+        let secrets = Arc::new(crate::redact::Secrets::new());
+        if let Some(password) = &config.password {
+            secrets.add(password);
+        }
         let spool_on_disk = config.spool_dir.is_some();
         let last_warning = Mutex::new(None::<String>);
         let publisher = Publisher::start(config, move |notice| {
             let Some(element) = weak.upgrade() else {
                 return;
             };
-            element.imp().notice(notice, &broker, &last_warning);
+            element.imp().notice(notice, &broker, &last_warning, &secrets);
         })
         .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
         *self.state.lock().unwrap() = Some(State {
@@ -493,7 +512,13 @@ impl AlsPublish {
 
     /// What the publishing thread reports, on that thread: warnings once per distinct reason
     /// (until the next connection), and the counters on every change.
-    fn notice(&self, notice: Notice, broker: &str, last_warning: &Mutex<Option<String>>) {
+    fn notice(
+        &self,
+        notice: Notice,
+        broker: &str,
+        last_warning: &Mutex<Option<String>>,
+        secrets: &crate::redact::Secrets,
+    ) {
         let warning = match &notice {
             Notice::Connected => {
                 gst::info!(CAT, imp = self, "Connected to {broker}");
@@ -515,10 +540,24 @@ impl AlsPublish {
                 ),
                 why.clone(),
             )),
-            Notice::SpoolFailed(why) => Some((
+            Notice::SpoolFailed { why, held } => Some((
                 gst::ResourceError::Write,
-                format!("Could not write the MQTT spool: {why}"),
+                format!("MQTT spool: {why} ({held} records held in memory)"),
                 why.clone(),
+            )),
+            Notice::SpoolRecovered(why) => Some((
+                gst::ResourceError::Read,
+                format!("MQTT spool: {why}"),
+                why.clone(),
+            )),
+            Notice::TooLarge { bytes } => Some((
+                gst::ResourceError::NoSpaceLeft,
+                format!(
+                    "Dropped a {bytes}-byte record: larger than the {} MiB MQTT packet limit \
+                     (publish fewer landmarks or a smaller flow grid)",
+                    crate::publish::client::MAX_PACKET >> 20
+                ),
+                String::new(),
             )),
             Notice::Dropped(n) => {
                 // At most every few seconds (the thread sums them up), and not one of the
@@ -534,6 +573,7 @@ impl AlsPublish {
             }
         };
         if let Some((kind, text, key)) = warning {
+            let text = secrets.scrub(&text);
             let repeated = {
                 let mut last = last_warning.lock().unwrap();
                 let repeated = last.as_deref() == Some(key.as_str()) && !key.is_empty();

@@ -4,13 +4,14 @@
 //! out to an MQTT broker (rumqttc) in order, through the [`Spool`] whenever the broker is not
 //! taking them. One thread per publisher, with its own single-threaded tokio runtime.
 //!
-//! Delivery: at QoS 1 a record counts as sent when the broker acknowledges it; on a lost
-//! connection every record not yet acknowledged goes to a retry queue in front of the spool
-//! and is sent again after reconnecting (clean session, so rumqttc itself resends nothing), so
-//! a record whose acknowledgement was lost arrives twice: MQTT's "at least once". At QoS 0 a
-//! record counts as sent once written to the connection; one written just before a loss may
-//! be lost ("at most once"). The records in flight (at most 32) and in the retry queue are
-//! held in memory and written back to the spool when the publisher stops; a crash loses them.
+//! Delivery: every record goes through the spool, and leaves it only when delivered. At QoS 1
+//! a record counts as sent when the broker acknowledges it; on a lost connection the publisher
+//! reads the spool again from the oldest record not acknowledged (clean session, so rumqttc
+//! itself resends nothing), so a record whose acknowledgement was lost arrives twice: MQTT's
+//! "at least once". At QoS 0 a record counts as sent once written to the connection; one
+//! written just before a loss may be lost ("at most once"). Nothing is requeued or rewritten
+//! at a stop; what a crash loses is what had not yet reached the spool (the channel from the
+//! streaming thread), and with a memory spool everything held.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +24,20 @@ use rumqttc::{
     TlsConfiguration, Transport,
 };
 
-use super::spool::{Record, Spool, Topic};
+use super::spool::{Record, Spool};
+use crate::redact;
+
+/// The largest packet the broker takes by default (Mosquitto: 256 MiB; most brokers
+/// configure less) and the limit this client sets: a record that does not fit would fail the
+/// connection every time it is sent, and block every record after it.
+pub const MAX_PACKET: usize = 16 << 20;
+
+/// Which of the stream's topics a record goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    Frames,
+    Summary,
+}
 
 /// Where and how to publish.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,37 +57,79 @@ pub struct Config {
     pub qos1: bool,
     pub spool_dir: Option<String>,
     pub spool_max_bytes: u64,
+    /// Every spooled record reaches the disk before the next is taken (SQLite
+    /// `synchronous=FULL`); otherwise a crash of the process loses none, a power loss may
+    /// lose the last ones.
+    pub spool_fsync: bool,
     /// Records the channel from the streaming thread holds.
     pub queue: usize,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
 }
 
+/// A broker address taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddress {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    /// From `user[:password]@` in the address, percent-decoded.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
 impl Config {
     /// Host, port and TLS from `mqtt://host[:port]` (1883) or `mqtts://host[:port]` (8883).
+    /// User information (`user:password@`) is allowed and left out here.
     pub fn parse_broker(url: &str) -> Result<(String, u16, bool), String> {
+        Self::parse_broker_address(url).map(|a| (a.host, a.port, a.tls))
+    }
+
+    /// The whole address, credentials included. Errors never repeat the credentials.
+    pub fn parse_broker_address(url: &str) -> Result<BrokerAddress, String> {
+        let shown = redact::uri(url);
         let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("mqtt://") {
             (false, rest)
         } else {
             return Err(format!(
-                "broker {url:?}: give mqtt://host[:port] or mqtts://host[:port]"
+                "broker {shown:?}: give mqtt://host[:port] or mqtts://host[:port]"
             ));
         };
         let rest = rest.trim_end_matches('/');
+        let (userinfo, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, rest)) => (Some(userinfo), rest),
+            None => (None, rest),
+        };
+        let (username, password) = match userinfo {
+            None => (None, None),
+            Some(info) => match info.split_once(':') {
+                Some((u, p)) => (
+                    Some(redact::percent_decode(u)),
+                    Some(redact::percent_decode(p)),
+                ),
+                None => (Some(redact::percent_decode(info)), None),
+            },
+        };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) if !h.is_empty() && !h.ends_with(']') || h.starts_with('[') => (
                 h.trim_start_matches('[').trim_end_matches(']').to_string(),
                 p.parse::<u16>()
-                    .map_err(|_| format!("broker {url:?}: port {p:?} is not a number"))?,
+                    .map_err(|_| format!("broker {shown:?}: port {p:?} is not a number"))?,
             ),
             _ => (rest.to_string(), if tls { 8883 } else { 1883 }),
         };
         if host.is_empty() || host.contains('/') {
-            return Err(format!("broker {url:?}: no host"));
+            return Err(format!("broker {shown:?}: no host"));
         }
-        Ok((host, port, tls))
+        Ok(BrokerAddress {
+            host,
+            port,
+            tls,
+            username: username.filter(|u| !u.is_empty()),
+            password,
+        })
     }
 }
 
@@ -93,6 +149,10 @@ pub struct Counters {
     pub accepted: AtomicU64,
     pub taken: AtomicU64,
     pub spool_dropped: AtomicU64,
+    /// Records held in memory now because the on-disk spool refused them.
+    pub in_memory: AtomicU64,
+    /// Records refused for being larger than [`MAX_PACKET`].
+    pub too_large: AtomicU64,
 }
 
 /// A snapshot of [`Counters`] plus what the spool holds now.
@@ -105,6 +165,10 @@ pub struct Snapshot {
     pub resent: u64,
     pub in_spool: u64,
     pub connected: bool,
+    /// Of `in_spool`, those held in memory because the on-disk spool refused them.
+    pub in_memory: u64,
+    /// Records refused for being larger than the broker's packet limit (also in `dropped`).
+    pub too_large: u64,
 }
 
 /// What the publisher tells its owner, from its own thread.
@@ -118,8 +182,13 @@ pub enum Notice {
     },
     /// The broker said no (user name, password, client id, authorisation).
     Refused(String),
-    /// The spool could not be written: records are kept in memory only.
-    SpoolFailed(String),
+    /// The spool could not be written or read: records are kept in memory (`held` of them)
+    /// until it can.
+    SpoolFailed { why: String, held: u64 },
+    /// The spool file found at start could not be read and was moved aside.
+    SpoolRecovered(String),
+    /// A record larger than the broker's packet limit was refused.
+    TooLarge { bytes: usize },
     /// Oldest records dropped since the last notice of this kind.
     Dropped(u64),
 }
@@ -135,6 +204,8 @@ enum Message {
 /// The handle the element keeps.
 pub struct Publisher {
     tx: SyncSender<Message>,
+    frames_topic: String,
+    summary_topic: String,
     wake: Arc<tokio::sync::Notify>,
     counters: Arc<Counters>,
     in_spool: Arc<AtomicU64>,
@@ -146,16 +217,22 @@ impl Publisher {
     /// files, a spool directory that cannot be made.
     pub fn start(config: Config, notify: impl Fn(Notice) + Send + 'static) -> Result<Self, String> {
         let options = mqtt_options(&config)?;
-        let spool = match &config.spool_dir {
+        let mut spool = match &config.spool_dir {
             Some(dir) => Spool::on_disk(
                 std::path::Path::new(dir),
                 &sanitise(&config.client_id),
                 config.spool_max_bytes,
+                config.spool_fsync,
             )
             .map_err(|e| format!("could not open the spool in {dir}: {e}"))?,
             None => Spool::in_memory(config.spool_max_bytes),
         };
+        if let Some(why) = spool.take_recovered() {
+            notify(Notice::SpoolRecovered(why));
+        }
         let (tx, rx) = sync_channel(config.queue.max(1));
+        let (frames_topic, summary_topic) =
+            (config.frames_topic.clone(), config.summary_topic.clone());
         let wake = Arc::new(tokio::sync::Notify::new());
         let counters = Arc::new(Counters::default());
         let in_spool = Arc::new(AtomicU64::new(spool.len() as u64));
@@ -170,6 +247,7 @@ impl Publisher {
             reported_drops: 0,
             noticed_drops: 0,
             last_drop_notice: None,
+            last_spool_notice: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -181,6 +259,8 @@ impl Publisher {
             .map_err(|e| format!("could not start the publishing thread: {e}"))?;
         Ok(Self {
             tx,
+            frames_topic,
+            summary_topic,
             wake,
             counters,
             in_spool,
@@ -191,6 +271,10 @@ impl Publisher {
     /// Queues a record without waiting. When the channel is full (the thread has fallen
     /// behind by `queue` records), the record is dropped and counted.
     pub fn send(&self, topic: Topic, payload: Vec<u8>) {
+        let topic = match topic {
+            Topic::Frames => self.frames_topic.clone(),
+            Topic::Summary => self.summary_topic.clone(),
+        };
         match self.tx.try_send(Message::Record(Record { topic, payload })) {
             Ok(()) => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);
@@ -212,6 +296,8 @@ impl Publisher {
             resent: c.resent.load(Ordering::Relaxed),
             in_spool: self.in_spool.load(Ordering::Relaxed),
             connected: c.connected.load(Ordering::Relaxed),
+            in_memory: c.in_memory.load(Ordering::Relaxed),
+            too_large: c.too_large.load(Ordering::Relaxed),
         }
     }
 
@@ -252,7 +338,8 @@ impl Drop for Publisher {
     }
 }
 
-fn sanitise(name: &str) -> String {
+/// The spool file name of a client id: letters, digits, '-' and '_' only.
+pub fn sanitise(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -276,7 +363,7 @@ fn mqtt_options(config: &Config) -> Result<MqttOptions, String> {
         .set_keep_alive(Duration::from_secs(5))
         .set_clean_session(true)
         .set_inflight(32)
-        .set_max_packet_size(16 << 20, 16 << 20);
+        .set_max_packet_size(MAX_PACKET, MAX_PACKET);
     if let (Some(user), password) = (&config.username, &config.password) {
         options.set_credentials(user, password.clone().unwrap_or_default());
     }
@@ -314,24 +401,22 @@ struct Worker {
     reported_drops: u64,
     noticed_drops: u64,
     last_drop_notice: Option<std::time::Instant>,
+    last_spool_notice: Option<std::time::Instant>,
 }
 
-/// Records handed to rumqttc, oldest first, with their packet id once written; and those to
-/// send again first after a loss.
+/// The spool's records handed to rumqttc, oldest first, with their packet id once written.
+/// They stay in the spool until delivered; `cursor` is the sequence number of the last one
+/// handed over, from which the next are read.
 struct InFlight {
-    records: VecDeque<(Option<u16>, Record)>,
-    retry: VecDeque<Record>,
-}
-
-impl InFlight {
-    fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.retry.is_empty()
-    }
+    records: VecDeque<(Option<u16>, u64)>,
+    cursor: u64,
+    /// Delivered, to be removed from the spool.
+    delivered: Vec<u64>,
 }
 
 /// Polls rumqttc's event loop without ever cancelling it (its connect and write are not
 /// cancel-safe), forwarding what happens. After an error it forgets everything rumqttc still
-/// holds (the worker puts those records back in the spool itself) and waits for `go`.
+/// holds (the worker reads those records from the spool again itself) and waits for `go`.
 async fn pump(
     mut eventloop: rumqttc::EventLoop,
     events: tokio::sync::mpsc::UnboundedSender<Result<Event, ConnectionError>>,
@@ -375,7 +460,8 @@ impl Worker {
         tokio::spawn(pump(eventloop, events_tx, go.clone()));
         let mut flight = InFlight {
             records: VecDeque::new(),
-            retry: VecDeque::new(),
+            cursor: 0,
+            delivered: Vec::new(),
         };
         let mut connected = false;
         let mut backoff = self.config.min_backoff;
@@ -383,6 +469,7 @@ impl Worker {
         let mut stopping: Option<tokio::time::Instant> = None;
         let window = 32;
         loop {
+            self.remove_delivered(&mut flight);
             let (stop, hurry) = self.take_messages(connected);
             if let Some(deadline) = stop {
                 stopping.get_or_insert(tokio::time::Instant::now() + deadline);
@@ -394,24 +481,14 @@ impl Worker {
             if connected {
                 self.feed(&client, &mut flight, window);
             }
-            self.in_spool.store(
-                (self.spool.len() + flight.records.len() + flight.retry.len()) as u64,
-                Ordering::Release,
-            );
+            self.publish_levels();
             if let Some(deadline) = stopping {
-                let idle = self.spool.is_empty() && flight.is_empty();
+                let idle = self.spool.is_empty();
                 if idle || tokio::time::Instant::now() >= deadline {
                     let _ = client.try_disconnect();
-                    // Anything not delivered goes back to the spool, for the next run when
-                    // it is on disk.
-                    self.requeue(&mut flight);
-                    let back: Vec<Record> = flight.retry.drain(..).collect();
-                    if let Err(e) = self.spool.push_front(back) {
-                        (self.notify)(Notice::SpoolFailed(e.to_string()));
-                    }
+                    // What was not delivered is still in the spool: on disk, for the next run.
                     self.report_drops(true);
-                    self.in_spool
-                        .store(self.spool.len() as u64, Ordering::Release);
+                    self.publish_levels();
                     return;
                 }
             }
@@ -432,10 +509,10 @@ impl Worker {
                 event = events.recv() => match event {
                     Some(Ok(event)) => self.handle(event, &mut flight, &mut connected, &mut backoff),
                     Some(Err(err)) => {
-                        let requeued = self.requeue(&mut flight);
+                        let unconfirmed = Self::rewind(&mut flight);
                         if connected {
                             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                            self.counters.resent.fetch_add(requeued, Ordering::Relaxed);
+                            self.counters.resent.fetch_add(unconfirmed, Ordering::Relaxed);
                         }
                         connected = false;
                         self.counters.connected.store(false, Ordering::Relaxed);
@@ -455,8 +532,56 @@ impl Worker {
         }
     }
 
-    /// Hands the oldest records (those to retry first, then the spool's) to rumqttc while
-    /// fewer than `window` are unconfirmed.
+    fn publish_levels(&self) {
+        self.in_spool
+            .store(self.spool.len() as u64, Ordering::Release);
+        self.counters
+            .in_memory
+            .store(self.spool.in_memory_fallback() as u64, Ordering::Relaxed);
+    }
+
+    /// Says what the spool could not do, at most every 5 s.
+    fn spool_failed(&mut self, why: String) {
+        let due = self
+            .last_spool_notice
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(5));
+        if due {
+            self.last_spool_notice = Some(std::time::Instant::now());
+            (self.notify)(Notice::SpoolFailed {
+                why,
+                held: self.spool.in_memory_fallback() as u64,
+            });
+        }
+    }
+
+    /// Removes what the broker has from the spool.
+    fn remove_delivered(&mut self, flight: &mut InFlight) {
+        if flight.delivered.is_empty() {
+            return;
+        }
+        self.counters
+            .sent
+            .fetch_add(flight.delivered.len() as u64, Ordering::Relaxed);
+        if let Err(e) = self.spool.remove(&flight.delivered) {
+            // They stay in the spool and may be sent again (a duplicate, not a loss).
+            self.spool_failed(format!("could not remove delivered records: {e}"));
+        }
+        flight.delivered.clear();
+    }
+
+    /// After a lost connection: the next records are read from the oldest unconfirmed one.
+    /// Returns how many were unconfirmed.
+    fn rewind(flight: &mut InFlight) -> u64 {
+        let n = flight.records.len() as u64;
+        if let Some(&(_, first)) = flight.records.front() {
+            flight.cursor = first - 1;
+        }
+        flight.records.clear();
+        n
+    }
+
+    /// Hands the oldest records after the cursor to rumqttc while fewer than `window` are
+    /// unconfirmed.
     fn feed(&mut self, client: &AsyncClient, flight: &mut InFlight, window: usize) {
         let qos = if self.config.qos1 {
             QoS::AtLeastOnce
@@ -464,29 +589,28 @@ impl Worker {
             QoS::AtMostOnce
         };
         while flight.records.len() < window {
-            let record = match flight.retry.pop_front() {
-                Some(r) => r,
-                None => match self.spool.pop() {
-                    Ok(Some(r)) => r,
-                    Ok(None) => break,
-                    Err(e) => {
-                        (self.notify)(Notice::SpoolFailed(e.to_string()));
-                        break;
-                    }
-                },
-            };
-            let topic = match record.topic {
-                Topic::Frames => &self.config.frames_topic,
-                Topic::Summary => &self.config.summary_topic,
-            };
-            if client
-                .try_publish(topic.clone(), qos, false, record.payload.clone())
-                .is_err()
+            let batch = match self
+                .spool
+                .peek_after(flight.cursor, window - flight.records.len())
             {
-                flight.retry.push_front(record);
-                break;
+                Ok(batch) if batch.is_empty() => return,
+                Ok(batch) => batch,
+                Err(e) => {
+                    self.spool_failed(format!("could not read the spool: {e}"));
+                    return;
+                }
+            };
+            for (seq, record) in batch {
+                if client
+                    .try_publish(record.topic, qos, false, record.payload)
+                    .is_err()
+                {
+                    // rumqttc's queue is full: read from here again next time.
+                    return;
+                }
+                flight.cursor = seq;
+                flight.records.push_back((None, seq));
             }
-            flight.records.push_back((None, record));
         }
     }
 
@@ -494,25 +618,39 @@ impl Worker {
     /// away); returns the stop deadline when asked to, and whether to try the broker now.
     fn take_messages(&mut self, connected: bool) -> (Option<Duration>, bool) {
         let (mut stop, mut hurry) = (None, false);
+        let mut records = Vec::new();
         while let Ok(message) = self.rx.try_recv() {
             match message {
                 Message::Record(record) => {
-                    let pushed = self.spool.push(record);
-                    self.in_spool.fetch_add(1, Ordering::Release);
                     self.counters.taken.fetch_add(1, Ordering::Release);
-                    if let Err(e) = pushed {
-                        // The record is lost: counted, and said.
+                    // Room for the packet's own fields.
+                    if record.payload.len() + record.topic.len() + 64 > MAX_PACKET {
                         self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        self.counters.spool_dropped.fetch_add(1, Ordering::Relaxed);
-                        (self.notify)(Notice::SpoolFailed(e.to_string()));
+                        self.counters.too_large.fetch_add(1, Ordering::Relaxed);
+                        (self.notify)(Notice::TooLarge {
+                            bytes: record.payload.len(),
+                        });
+                        continue;
                     }
                     if !connected {
                         self.counters.spooled.fetch_add(1, Ordering::Relaxed);
                     }
+                    records.push(record);
                 }
                 Message::Stop(linger) => stop = Some(linger),
                 Message::Hurry => hurry = true,
             }
+        }
+        if !records.is_empty() {
+            let pushed = self.spool.push_all(records);
+            if let Some(e) = pushed.disk_error {
+                self.spool_failed(format!(
+                    "could not write the spool ({e}); {} records are kept in memory until it \
+                     can",
+                    pushed.in_memory
+                ));
+            }
+            self.publish_levels();
         }
         (stop, hurry)
     }
@@ -539,15 +677,6 @@ impl Worker {
         }
     }
 
-    /// Puts every unacknowledged record in front of those to retry; returns how many.
-    fn requeue(&mut self, flight: &mut InFlight) -> u64 {
-        let n = flight.records.len() as u64;
-        while let Some((_, record)) = flight.records.pop_back() {
-            flight.retry.push_front(record);
-        }
-        n
-    }
-
     fn handle(
         &mut self,
         event: Event,
@@ -569,8 +698,9 @@ impl Worker {
                 }
                 if !self.config.qos1 {
                     while flight.records.front().is_some_and(|(id, _)| id.is_some()) {
-                        flight.records.pop_front();
-                        self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                        if let Some((_, seq)) = flight.records.pop_front() {
+                            flight.delivered.push(seq);
+                        }
                     }
                 }
             }
@@ -579,9 +709,9 @@ impl Worker {
                     .records
                     .iter()
                     .position(|(id, _)| *id == Some(ack.pkid))
+                    && let Some((_, seq)) = flight.records.remove(i)
                 {
-                    flight.records.remove(i);
-                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                    flight.delivered.push(seq);
                 }
             }
             _ => {}
@@ -629,5 +759,14 @@ mod tests {
         for bad in ["http://x", "mqtt://", "mqtt://host:port", "localhost:1883"] {
             assert!(Config::parse_broker(bad).is_err(), "{bad}");
         }
+        let address = Config::parse_broker_address("mqtts://cam%201:p%40ss@broker:8884").unwrap();
+        assert_eq!(
+            (address.host.as_str(), address.port, address.tls),
+            ("broker", 8884, true)
+        );
+        assert_eq!(address.username.as_deref(), Some("cam 1"));
+        assert_eq!(address.password.as_deref(), Some("p@ss"));
+        let err = Config::parse_broker("mqtt://user:hunter22@host:port").unwrap_err();
+        assert!(!err.contains("hunter22") && err.contains("***"), "{err}");
     }
 }

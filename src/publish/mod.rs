@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! Publishing the JSON records to an MQTT broker, without GStreamer types: the bounded spool
-//! ([`spool`]) and the publishing thread ([`client`]) that `alspublish` drives.
+//! ([`spool`]) in a private directory ([`dirs`]) and the publishing thread ([`client`]) that
+//! `alspublish` drives.
 
 pub mod client;
+pub mod dirs;
 pub mod spool;
 
-pub use client::{Config, Notice, Publisher, Snapshot};
-pub use spool::{Record, Spool, Topic};
+pub use client::{Config, Notice, Publisher, Snapshot, Topic};
+pub use dirs::default_spool_dir;
+pub use spool::{Record, Spool};

@@ -1,83 +1,210 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! The records waiting for the broker, oldest first, bounded in bytes: when a new record
-//! would not fit, the oldest are dropped (and counted). In memory, or in one file on disk
-//! (`spool-dir`) so that a long outage does not hold them in RAM and a restarted pipeline sends
-//! what the last one could not.
+//! would not fit, the oldest are dropped (and counted). In memory, or on disk (`spool-dir`)
+//! so that a long outage does not hold them in RAM and a restarted pipeline sends what the
+//! last one could not.
 //!
-//! The file holds records as `<topic kind byte><u32 little-endian length><payload>`. A record
-//! taken or dropped gets its kind byte overwritten with a tombstone, so a new run skips it; the
-//! file is rewritten without the dead records once they make up more than half of it.
+//! A record stays in the spool until the broker has it: the publisher reads records after a
+//! cursor ([`Spool::peek_after`]) and removes them when acknowledged ([`Spool::remove`]), so
+//! nothing is rewritten after a lost connection or at a stop, and a crash loses only the
+//! records not yet handed to the spool.
+//!
+//! On disk the spool is an SQLite database (`<name>.spool`) in WAL mode with
+//! `synchronous=NORMAL`: each append is one transaction, atomic and durable as soon as it
+//! returns against a crash or a kill of the process; against a crash of the machine (power
+//! loss), only once SQLite has checkpointed it, unless `fsync` is asked for
+//! (`synchronous=FULL`: every append reaches the disk before it returns). The database and
+//! its journal are created mode 0600 in a directory that must be the user's own; one
+//! publisher at a time holds `<name>.spool.lock`. A file that is not a readable spool is moved
+//! aside (`<name>.spool.unreadable-<time>`), never truncated. When the disk refuses a write
+//! (full, I/O error) records are kept in memory, within the same bound, and written to disk
+//! again once it takes them.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-/// Which topic a record goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Topic {
-    Frames,
-    Summary,
-}
+use rusqlite::{Connection, OptionalExtension, params};
 
-impl Topic {
-    fn byte(self) -> u8 {
-        match self {
-            Topic::Frames => b'f',
-            Topic::Summary => b's',
-        }
-    }
+use super::dirs;
 
-    fn from_byte(b: u8) -> Option<Self> {
-        match b {
-            b'f' => Some(Topic::Frames),
-            b's' => Some(Topic::Summary),
-            _ => None,
-        }
-    }
-}
-
-/// One record: its topic and its JSON text.
+/// One record: the topic it was made for (a later run sends it there, whatever its own
+/// stream is called) and its JSON text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    pub topic: Topic,
+    pub topic: String,
     pub payload: Vec<u8>,
 }
 
+/// What the bound counts per record beyond its topic and payload.
+const OVERHEAD: u64 = 16;
+
 impl Record {
     fn stored_len(&self) -> u64 {
-        5 + self.payload.len() as u64
+        stored_len(self.topic.len() as u64 + self.payload.len() as u64)
     }
 }
 
-const HEADER: usize = 5;
-const TOMBSTONE: u8 = b'x';
+fn stored_len(payload: u64) -> u64 {
+    OVERHEAD + payload
+}
 
-/// A bounded FIFO of records.
+/// What became of a record given to [`Spool::push_all`].
+#[derive(Debug, Default)]
+pub struct Pushed {
+    /// Records that could not be written to disk and are kept in memory.
+    pub in_memory: u64,
+    /// The disk's complaint, when it refused.
+    pub disk_error: Option<io::Error>,
+}
+
+/// A bounded FIFO of records, each with a sequence number that orders them.
 pub struct Spool {
     max_bytes: u64,
-    /// In memory: the records. On disk: their (offset, length) in the file.
-    memory: VecDeque<Record>,
-    file: Option<SpoolFile>,
+    db: Option<Db>,
+    /// In memory: every record. On disk: those the disk refused, all newer than the disk's.
+    memory: VecDeque<(u64, Record)>,
+    next_seq: u64,
+    len: u64,
     bytes: u64,
     dropped: u64,
+    /// When the disk last refused; a write is tried again a second later.
+    disk_failed_at: Option<Instant>,
+    /// Why a file was moved aside at opening.
+    recovered: Option<String>,
 }
 
-struct SpoolFile {
-    path: PathBuf,
-    file: File,
-    index: VecDeque<(u64, u32, Topic)>,
-    /// Bytes of the file before the first live record.
-    head: u64,
-    end: u64,
+struct Db {
+    conn: Connection,
+    /// Held (flock) while this spool is open: one publisher per spool.
+    _lock: File,
 }
 
-impl SpoolFile {
-    fn mark_dead(&mut self, at: u64) -> io::Result<()> {
-        self.file.seek(SeekFrom::Start(at))?;
-        self.file.write_all(&[TOMBSTONE])
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS records (\
+     seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL)";
+/// Marks the database as a gst-als spool ("GALS").
+const APPLICATION_ID: i64 = 0x4741_4c53;
+
+fn sql(e: rusqlite::Error) -> io::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            let kind = match code.code {
+                rusqlite::ErrorCode::DiskFull => io::ErrorKind::StorageFull,
+                rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::PermissionDenied => {
+                    io::ErrorKind::PermissionDenied
+                }
+                _ => io::ErrorKind::Other,
+            };
+            io::Error::new(
+                kind,
+                format!(
+                    "SQLite: {}",
+                    message.unwrap_or_else(|| code.to_string())
+                ),
+            )
+        }
+        other => io::Error::other(format!("SQLite: {other}")),
     }
+}
+
+/// The spool file of `name` in `dir`.
+pub fn spool_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.spool"))
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Creates `path` mode 0600 if it is missing, so that SQLite (which gives its journal files
+/// the database's mode) never makes a file others can read; checks it otherwise.
+fn private_file_at(path: &Path) -> io::Result<()> {
+    if !dirs::private_file(path)? {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+    }
+    Ok(())
+}
+
+fn lock(dir: &Path, name: &str) -> io::Result<File> {
+    let path = sibling(&spool_path(dir, name), ".lock");
+    private_file_at(&path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    // SAFETY: flock on a descriptor this function owns; released when the file closes.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "{} is in use by another publisher (give each its own client-id)",
+                spool_path(dir, name).display()
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+fn open_db(path: &Path, fsync: bool) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // Before the first table, so that freed pages can be given back to the file system.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal mode {mode}"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
+    // The write-ahead log is cut back to this size after each checkpoint.
+    conn.pragma_update(None, "journal_size_limit", 4 << 20)?;
+    let id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables > 0 && id != APPLICATION_ID {
+        return Err(rusqlite::Error::InvalidParameterName(
+            "not a gst-als spool".into(),
+        ));
+    }
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "damaged: {check}"
+        )));
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    Ok(conn)
+}
+
+/// Moves the spool file (and its journal) aside under a name that says why.
+fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let aside = sibling(path, &format!(".unreadable-{stamp}"));
+    std::fs::rename(path, &aside)?;
+    for journal in ["-wal", "-shm"] {
+        let from = sibling(path, journal);
+        if from.exists() {
+            let _ = std::fs::rename(&from, sibling(&aside, journal));
+        }
+    }
+    Ok(aside)
 }
 
 impl Spool {
@@ -85,92 +212,81 @@ impl Spool {
     pub fn in_memory(max_bytes: u64) -> Self {
         Self {
             max_bytes,
+            db: None,
             memory: VecDeque::new(),
-            file: None,
+            next_seq: 1,
+            len: 0,
             bytes: 0,
             dropped: 0,
+            disk_failed_at: None,
+            recovered: None,
         }
     }
 
-    /// A spool in `dir/<name>.spool`, taking up the records a previous run left there.
-    pub fn on_disk(dir: &Path, name: &str, max_bytes: u64) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!("{name}.spool"));
-        use std::os::unix::fs::OpenOptionsExt;
-        // The records are patients' measurements: readable by this user only.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor this function owns; released when the file closes.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!(
-                    "{} is in use by another publisher (give each its own client-id)",
-                    path.display()
-                ),
-            ));
+    /// The spool `dir/<name>.spool`, taking up the records a previous run left there. `dir`
+    /// is made private (0700) when missing and refused when it is a link, another user's or
+    /// writable by others. `fsync`: every append reaches the disk before it returns.
+    pub fn on_disk(dir: &Path, name: &str, max_bytes: u64, fsync: bool) -> io::Result<Self> {
+        dirs::private_dir(dir)?;
+        let lock = lock(dir, name)?;
+        let path = spool_path(dir, name);
+        for journal in ["-wal", "-shm"] {
+            // SQLite would follow a link planted here.
+            dirs::private_file(&sibling(&path, journal))?;
         }
-        let mut index = VecDeque::new();
-        let mut data = Vec::new();
-        file.read_to_end(&mut data)?;
-        let mut at = 0usize;
-        // A record cut short by a crash ends the usable part; what follows is overwritten.
-        while at + HEADER <= data.len() {
-            let topic = Topic::from_byte(data[at]);
-            if topic.is_none() && data[at] != TOMBSTONE {
-                break;
+        private_file_at(&path)?;
+        let mut recovered = None;
+        let conn = match open_db(&path, fsync) {
+            Ok(conn) => conn,
+            Err(e) => {
+                let aside = move_aside(&path)?;
+                recovered = Some(format!(
+                    "the spool {} could not be read ({e}); it was moved to {} and a new one \
+                     started",
+                    path.display(),
+                    aside.display()
+                ));
+                private_file_at(&path)?;
+                open_db(&path, fsync).map_err(sql)?
             }
-            let len = u32::from_le_bytes([data[at + 1], data[at + 2], data[at + 3], data[at + 4]]);
-            if at + HEADER + len as usize > data.len() {
-                break;
-            }
-            if let Some(topic) = topic {
-                index.push_back((at as u64, len, topic));
-            }
-            at += HEADER + len as usize;
-        }
-        file.set_len(at as u64)?;
-        // Only the live records count; the dead ones before them go at the next compaction.
-        let bytes = index
-            .iter()
-            .map(|&(_, len, _)| HEADER as u64 + len as u64)
-            .sum();
-        let head = index.front().map_or(at as u64, |&(offset, _, _)| offset);
+        };
+        let (len, bytes, last): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(length(payload) + length(topic)), 0), \
+                 coalesce(max(seq), 0) FROM records",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(sql)?;
         let mut spool = Self {
             max_bytes,
+            db: Some(Db { conn, _lock: lock }),
             memory: VecDeque::new(),
-            file: Some(SpoolFile {
-                path,
-                file,
-                index,
-                head,
-                end: at as u64,
-            }),
-            bytes,
+            next_seq: last.max(0) as u64 + 1,
+            len: len.max(0) as u64,
+            bytes: len.max(0) as u64 * OVERHEAD + bytes.max(0) as u64,
             dropped: 0,
+            disk_failed_at: None,
+            recovered,
         };
-        while spool.bytes > spool.max_bytes && spool.drop_oldest() {}
+        while spool.bytes > spool.max_bytes && spool.drop_oldest()? {}
         Ok(spool)
     }
 
+    /// Why the file found at opening was moved aside, once.
+    pub fn take_recovered(&mut self) -> Option<String> {
+        self.recovered.take()
+    }
+
     pub fn len(&self) -> usize {
-        match &self.file {
-            Some(f) => f.index.len(),
-            None => self.memory.len(),
-        }
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
-    /// Bytes of the records held.
+    /// Bytes of the records held (payload plus a fixed overhead each).
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -180,242 +296,246 @@ impl Spool {
         self.dropped
     }
 
-    fn drop_oldest(&mut self) -> bool {
-        let freed = match &mut self.file {
-            Some(f) => f.index.pop_front().map(|(at, len, _)| {
-                f.head = at + HEADER as u64 + len as u64;
-                // Best effort: a failed mark only means a new run sends it again.
-                let _ = f.mark_dead(at);
-                HEADER as u64 + len as u64
-            }),
-            None => self.memory.pop_front().map(|r| r.stored_len()),
+    /// Records held in memory because the disk refused them (0 for a memory spool).
+    pub fn in_memory_fallback(&self) -> usize {
+        if self.db.is_some() {
+            self.memory.len()
+        } else {
+            0
+        }
+    }
+
+    fn drop_oldest(&mut self) -> io::Result<bool> {
+        let from_disk = match &self.db {
+            Some(db) => db
+                .conn
+                .query_row(
+                    "DELETE FROM records WHERE seq = (SELECT min(seq) FROM records) \
+                     RETURNING length(payload) + length(topic)",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(sql)?,
+            None => None,
+        };
+        let freed = match from_disk {
+            Some(len) => Some(stored_len(len.max(0) as u64)),
+            None => self.memory.pop_front().map(|(_, r)| r.stored_len()),
         };
         match freed {
             Some(n) => {
-                self.bytes -= n;
+                self.bytes -= n.min(self.bytes);
+                self.len -= 1;
                 self.dropped += 1;
-                true
+                Ok(true)
             }
-            None => false,
+            None => Ok(false),
         }
     }
 
-    /// Appends `record`, dropping the oldest records while it would not fit. A record larger
-    /// than the whole spool is dropped itself.
-    pub fn push(&mut self, record: Record) -> io::Result<()> {
-        let size = record.stored_len();
-        if size > self.max_bytes {
-            self.dropped += 1;
-            return Ok(());
-        }
-        while self.bytes + size > self.max_bytes && self.drop_oldest() {}
-        match &mut self.file {
-            Some(f) => {
-                let len = record.payload.len() as u32;
-                let mut header = [record.topic.byte(), 0, 0, 0, 0];
-                header[1..].copy_from_slice(&len.to_le_bytes());
-                let written = f
-                    .file
-                    .seek(SeekFrom::Start(f.end))
-                    .and_then(|_| f.file.write_all(&header))
-                    .and_then(|()| f.file.write_all(&record.payload));
-                if let Err(e) = written {
-                    // Nothing half-written may look like a record to the next run.
-                    let _ = f.file.set_len(f.end);
-                    return Err(e);
+    /// Appends `record` (see [`Spool::push_all`]).
+    pub fn push(&mut self, record: Record) -> Pushed {
+        self.push_all(vec![record])
+    }
+
+    /// Appends `records`, oldest first, in one transaction, dropping the oldest held while
+    /// they would not fit. A record larger than the whole spool is dropped itself. When the
+    /// disk refuses them they are kept in memory (and written to disk later, in order).
+    pub fn push_all(&mut self, records: Vec<Record>) -> Pushed {
+        let mut pushed = Pushed::default();
+        let mut accepted = Vec::with_capacity(records.len());
+        for record in records {
+            let size = record.stored_len();
+            if size > self.max_bytes {
+                self.dropped += 1;
+                continue;
+            }
+            // Room is made before the write; a failed drop (disk error) leaves the spool
+            // over its bound until the next one.
+            while self.bytes + size > self.max_bytes {
+                match self.drop_oldest() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        pushed.disk_error.get_or_insert(e);
+                        break;
+                    }
                 }
-                f.index.push_back((f.end, len, record.topic));
-                f.end += size;
             }
-            None => self.memory.push_back(record),
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.len += 1;
+            self.bytes += size;
+            accepted.push((seq, record));
         }
-        self.bytes += size;
-        self.compact_if_worth_it()
+        if accepted.is_empty() {
+            return pushed;
+        }
+        if self.db.is_none() {
+            self.memory.extend(accepted);
+            return pushed;
+        }
+        // Records the disk refused earlier go first, so the order holds.
+        let retry_due = self
+            .disk_failed_at
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        if self.memory.is_empty() || retry_due {
+            self.memory.extend(accepted);
+            match self.write_memory_to_disk() {
+                Ok(()) => self.disk_failed_at = None,
+                Err(e) => {
+                    self.disk_failed_at = Some(Instant::now());
+                    pushed.disk_error = Some(e);
+                }
+            }
+        } else {
+            self.memory.extend(accepted);
+        }
+        pushed.in_memory = self.memory.len() as u64;
+        pushed
     }
 
-    /// Puts `records` (oldest first) back in front, as they were before being taken. They were
-    /// in the spool a moment ago, so they fit unless new records arrived since; then the oldest
-    /// are dropped as usual.
-    pub fn push_front(&mut self, records: Vec<Record>) -> io::Result<()> {
-        if records.is_empty() {
+    fn write_memory_to_disk(&mut self) -> io::Result<()> {
+        let Some(db) = &mut self.db else {
+            return Ok(());
+        };
+        if self.memory.is_empty() {
             return Ok(());
         }
+        let tx = db.conn.transaction().map_err(sql)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO records (seq, topic, payload) VALUES (?1, ?2, ?3)")
+                .map_err(sql)?;
+            for (seq, record) in &self.memory {
+                insert
+                    .execute(params![*seq as i64, record.topic, record.payload])
+                    .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        self.memory.clear();
+        Ok(())
+    }
+
+    /// Up to `max` records after sequence number `cursor`, oldest first, left in the spool.
+    pub fn peek_after(&mut self, cursor: u64, max: usize) -> io::Result<Vec<(u64, Record)>> {
+        let mut out = Vec::new();
+        if let Some(db) = &self.db {
+            let mut select = db
+                .conn
+                .prepare_cached(
+                    "SELECT seq, topic, payload FROM records WHERE seq > ?1 ORDER BY seq \
+                     LIMIT ?2",
+                )
+                .map_err(sql)?;
+            let rows = select
+                .query_map(params![cursor as i64, max as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(sql)?;
+            for row in rows {
+                let (seq, topic, payload) = row.map_err(sql)?;
+                out.push((seq as u64, Record { topic, payload }));
+            }
+        }
+        let start = self.memory.partition_point(|(seq, _)| *seq <= cursor);
+        out.extend(
+            self.memory
+                .range(start..)
+                .take(max.saturating_sub(out.len()))
+                .cloned(),
+        );
+        Ok(out)
+    }
+
+    /// Removes the records `seqs` (delivered). Returns how many were still held (a record
+    /// dropped for room meanwhile is not).
+    pub fn remove(&mut self, seqs: &[u64]) -> io::Result<usize> {
+        let mut removed = 0;
+        let mut freed = 0;
         let mut rest = Vec::new();
-        while let Some(r) = self.pop()? {
-            rest.push(r);
-        }
-        for r in records.into_iter().chain(rest) {
-            self.push(r)?;
-        }
-        Ok(())
-    }
-
-    /// Takes the oldest record.
-    pub fn pop(&mut self) -> io::Result<Option<Record>> {
-        let record = match &mut self.file {
-            Some(f) => {
-                let Some(&(at, len, topic)) = f.index.front() else {
-                    return Ok(None);
-                };
-                let mut payload = vec![0; len as usize];
-                f.file.seek(SeekFrom::Start(at + HEADER as u64))?;
-                f.file.read_exact(&mut payload)?;
-                f.index.pop_front();
-                // A failed mark only means a new run would send it again.
-                let _ = f.mark_dead(at);
-                f.head = at + HEADER as u64 + len as u64;
-                Record { topic, payload }
+        if let Some(db) = &mut self.db {
+            let tx = db.conn.transaction().map_err(sql)?;
+            {
+                let mut delete = tx
+                    .prepare_cached(
+                        "DELETE FROM records WHERE seq = ?1 RETURNING length(payload) + length(topic)",
+                    )
+                    .map_err(sql)?;
+                for &seq in seqs {
+                    let len = delete
+                        .query_row(params![seq as i64], |r| r.get::<_, i64>(0))
+                        .optional()
+                        .map_err(sql)?;
+                    match len {
+                        Some(len) => {
+                            removed += 1;
+                            freed += stored_len(len.max(0) as u64);
+                        }
+                        None => rest.push(seq),
+                    }
+                }
             }
-            None => match self.memory.pop_front() {
-                Some(r) => r,
-                None => return Ok(None),
-            },
-        };
-        self.bytes -= record.stored_len();
-        // The record is out either way; a failed compaction is tried again later.
-        let _ = self.compact_if_worth_it();
-        Ok(Some(record))
+            tx.commit().map_err(sql)?;
+        } else {
+            rest.extend_from_slice(seqs);
+        }
+        for seq in rest {
+            if let Ok(i) = self.memory.binary_search_by_key(&seq, |(s, _)| *s)
+                && let Some((_, record)) = self.memory.remove(i)
+            {
+                removed += 1;
+                freed += record.stored_len();
+            }
+        }
+        self.len -= (removed as u64).min(self.len);
+        self.bytes -= freed.min(self.bytes);
+        if self.len == 0
+            && let Some(db) = &self.db
+        {
+            // Gives the emptied pages back; best effort.
+            let _ = db.conn.execute_batch("PRAGMA incremental_vacuum");
+        }
+        Ok(removed)
     }
+}
 
-    /// Rewrites the file without the records before `head` once they are most of it.
-    fn compact_if_worth_it(&mut self) -> io::Result<()> {
-        let Some(f) = &mut self.file else {
-            return Ok(());
+/// The names (client ids) of the spools in `dir` that hold records: what earlier runs could
+/// not deliver. A publisher started with that client id and `dir` sends them. Spools another
+/// publisher holds open are left out.
+pub fn spooled(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_suffix(".spool"))
+        else {
+            continue;
         };
-        if f.index.is_empty() {
-            f.file.set_len(0)?;
-            f.head = 0;
-            f.end = 0;
-            return Ok(());
+        // Opening takes the lock, so a spool in use is skipped, and an unreadable one is
+        // moved aside here as it would be by its publisher.
+        if let Ok(spool) = Spool::on_disk(dir, name, u64::MAX / 2, false)
+            && !spool.is_empty()
+        {
+            names.push(name.to_string());
         }
-        if f.head < 64 * 1024 || f.head < f.end / 2 {
-            return Ok(());
-        }
-        let mut live = vec![0; (f.end - f.head) as usize];
-        f.file.seek(SeekFrom::Start(f.head))?;
-        f.file.read_exact(&mut live)?;
-        let tmp = f.path.with_extension("spool.tmp");
-        std::fs::write(&tmp, &live)?;
-        std::fs::rename(&tmp, &f.path)?;
-        f.file = OpenOptions::new().read(true).write(true).open(&f.path)?;
-        let shift = f.head;
-        for entry in f.index.iter_mut() {
-            entry.0 -= shift;
-        }
-        f.end -= shift;
-        f.head = 0;
-        Ok(())
     }
+    names.sort();
+    Ok(names)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(i: usize) -> Record {
-        Record {
-            topic: if i % 10 == 9 {
-                Topic::Summary
-            } else {
-                Topic::Frames
-            },
-            payload: format!("{{\"frame\":{i}}}").into_bytes(),
-        }
-    }
-
-    fn drain(spool: &mut Spool) -> Vec<Record> {
-        std::iter::from_fn(|| spool.pop().unwrap()).collect()
-    }
-
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("gst-als-spool-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    #[test]
-    fn keeps_order_and_drops_the_oldest_when_full_in_memory_and_on_disk() {
-        let d = dir("order");
-        let size = record(0).stored_len();
-        for mut spool in [
-            Spool::in_memory(10 * size),
-            Spool::on_disk(&d, "cam", 10 * size).unwrap(),
-        ] {
-            for i in 0..15 {
-                spool.push(record(i)).unwrap();
-            }
-            assert!(spool.bytes() <= 10 * size && spool.len() >= 8);
-            let dropped = spool.dropped();
-            let kept = drain(&mut spool);
-            assert_eq!(kept.len() as u64 + dropped, 15);
-            assert_eq!(kept.last(), Some(&record(14)));
-            let frame = |r: &Record| {
-                String::from_utf8_lossy(&r.payload)
-                    .trim_matches(|c: char| !c.is_ascii_digit())
-                    .parse::<usize>()
-                    .unwrap()
-            };
-            assert!(
-                kept.windows(2).all(|w| frame(&w[0]) + 1 == frame(&w[1])),
-                "in order"
-            );
-            assert!(spool.is_empty() && spool.bytes() == 0);
-        }
-    }
-
-    #[test]
-    fn records_put_back_go_first_and_a_new_run_takes_up_the_file() {
-        let d = dir("resume");
-        let mut spool = Spool::on_disk(&d, "cam", 1 << 20).unwrap();
-        for i in 0..5 {
-            spool.push(record(i)).unwrap();
-        }
-        let taken = vec![spool.pop().unwrap().unwrap(), spool.pop().unwrap().unwrap()];
-        spool.push(record(5)).unwrap();
-        spool.push_front(taken).unwrap();
-        drop(spool);
-        let mut again = Spool::on_disk(&d, "cam", 1 << 20).unwrap();
-        assert_eq!(drain(&mut again), (0..6).map(record).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn a_torn_tail_is_cut_and_compaction_keeps_the_records() {
-        let d = dir("torn");
-        let mut spool = Spool::on_disk(&d, "cam", 1 << 24).unwrap();
-        for i in 0..20_000 {
-            spool.push(record(i)).unwrap();
-        }
-        for i in 0..15_000 {
-            assert_eq!(spool.pop().unwrap(), Some(record(i)));
-        }
-        assert!(std::fs::metadata(d.join("cam.spool")).unwrap().len() < 20_000 * 14);
-        drop(spool);
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(d.join("cam.spool"))
-            .unwrap();
-        file.write_all(&[b'f', 200, 0, 0, 0, b'{']).unwrap();
-        let mut again = Spool::on_disk(&d, "cam", 1 << 24).unwrap();
-        assert_eq!(
-            again.bytes(),
-            (15_000..20_000)
-                .map(|i| record(i).stored_len())
-                .sum::<u64>()
-        );
-        assert!(
-            Spool::on_disk(&d, "cam", 1 << 24).is_err(),
-            "one publisher per spool file"
-        );
-        let rest = drain(&mut again);
-        assert_eq!(rest.len(), 5_000);
-        assert_eq!(again.bytes(), 0);
-        assert_eq!(rest[0], record(15_000));
-        let mut small = Spool::in_memory(4);
-        small.push(record(1)).unwrap();
-        assert_eq!(
-            (small.len(), small.dropped()),
-            (0, 1),
-            "larger than the spool"
-        );
-    }
-}
+mod tests;
