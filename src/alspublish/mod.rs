@@ -15,10 +15,18 @@
  * write a file and publish at once, and the broker's many options stay off `alsexport`.
  *
  * The video never waits for the broker: records go to a publishing thread through a bounded
- * queue, and from there through a spool (in memory, or a file in `spool-dir`, at most
- * `spool-max-bytes`) to the broker, in order. While the broker is unreachable the stream runs
- * on, the element reconnects with back-off (0.5 s doubling to 30 s) and keeps the records in
- * the spool; when the spool is full the oldest are dropped and counted. At QoS 1 a record is
+ * queue, and from there through a spool (in memory, or an SQLite file in `spool-dir`, at most
+ * `spool-max-bytes`) to the broker, in order. A record leaves the spool only once delivered,
+ * so a lost connection, a stop or a killed process loses nothing that reached an on-disk
+ * spool. While the broker is unreachable the stream runs on, the element reconnects with
+ * back-off (0.5 s doubling to 30 s) and keeps the records in the spool; when the spool is full
+ * the oldest are dropped and counted. The spool directory is made 0700 and refused when it is
+ * a link, another user's or writable by others; its files are 0600 and locked by one
+ * publisher; a file that cannot be read is moved aside, never truncated; when the disk refuses
+ * a write the records are held in memory (same bound, with a warning) until it takes them. A
+ * record larger than the 16 MiB packet limit is refused at once with a warning. Credentials
+ * given in the broker address (`mqtt://user:password@host`) are used and never shown: the
+ * property reads back masked, and warnings are scrubbed of the password. At QoS 1 a record is
  * sent until the broker acknowledges it, so one whose acknowledgement was lost in a
  * disconnection arrives twice (MQTT's "at least once"); at QoS 0 it is sent once and may be
  * lost. The `counters` property and the `als-publish` element messages (on every connection
