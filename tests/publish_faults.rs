@@ -62,7 +62,9 @@ fn spooled(spool: &Path, client: &str) -> Vec<(String, u64)> {
         return Vec::new();
     };
     select
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
         .map(|rows| {
             rows.flatten()
                 .filter_map(|(topic, payload)| {
@@ -110,16 +112,18 @@ fn frames_by_topic(lines: &[(String, String)]) -> HashMap<String, Vec<u64>> {
 /// The numbers in the order first seen, and how many arrived again.
 fn first_seen(numbers: &[u64]) -> (Vec<u64>, usize) {
     let mut seen = std::collections::HashSet::new();
-    let firsts: Vec<u64> = numbers.iter().copied().filter(|n| seen.insert(*n)).collect();
+    let firsts: Vec<u64> = numbers
+        .iter()
+        .copied()
+        .filter(|n| seen.insert(*n))
+        .collect();
     let duplicates = numbers.len() - firsts.len();
     (firsts, duplicates)
 }
 
 fn count(lines: &[(String, String)], topic: &str) -> usize {
     let by_topic = frames_by_topic(lines);
-    by_topic
-        .get(topic)
-        .map_or(0, |n| first_seen(n).0.len())
+    by_topic.get(topic).map_or(0, |n| first_seen(n).0.len())
 }
 
 #[test]
@@ -127,7 +131,13 @@ fn a_publisher_killed_during_an_outage_loses_nothing_it_spooled() {
     let dir = common::scratch_dir("publish-kill");
     let spool = dir.join("spool");
     let port = free_port(); // the broker is away
-    let mut first = start(&publisher_line(port, "crash", "crash-test", &spool, 100_000));
+    let mut first = start(&publisher_line(
+        port,
+        "crash",
+        "crash-test",
+        &spool,
+        100_000,
+    ));
     wait_until("40 spooled records", || {
         spooled(&spool, "crash-test").len() >= 40
     });
@@ -229,11 +239,17 @@ fn several_publishers_through_a_broker_outage_and_a_kill_lose_nothing() {
     let mut report = Vec::new();
     for s in ["pb", "pc"] {
         let (firsts, duplicates) = first_seen(&by_topic[&format!("als/{s}/frames")]);
-        assert_eq!(firsts, (0..FRAMES).collect::<Vec<_>>(), "{s}: all, in order");
+        assert_eq!(
+            firsts,
+            (0..FRAMES).collect::<Vec<_>>(),
+            "{s}: all, in order"
+        );
         // At QoS 1: what the publisher had unacknowledged at the loss (its window of 32)
         // and what Mosquitto had sent the subscriber unacknowledged (20 in flight).
         assert!(duplicates <= 32 + 20, "{s}: {duplicates} duplicates");
-        report.push(format!("{s}: {FRAMES} of {FRAMES}, {duplicates} duplicates"));
+        report.push(format!(
+            "{s}: {FRAMES} of {FRAMES}, {duplicates} duplicates"
+        ));
     }
     let (killed, duplicates) = first_seen(&by_topic["als/pa/frames"]);
     assert_eq!(
@@ -363,8 +379,8 @@ fn an_oversized_record_is_refused_and_the_rest_delivered() {
     };
     let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = notices.clone();
-    let publisher = Publisher::start(config, move |n| seen.lock().unwrap().push(n))
-        .expect("publisher starts");
+    let publisher =
+        Publisher::start(config, move |n| seen.lock().unwrap().push(n)).expect("publisher starts");
     let record = |frame: u64| format!("{{\"frame\":{frame}}}").into_bytes();
     publisher.send(Topic::Frames, record(0));
     let mut huge = record(1);
@@ -374,7 +390,10 @@ fn an_oversized_record_is_refused_and_the_rest_delivered() {
     assert!(publisher.drain(Duration::from_secs(30)), "delivered");
     let snapshot = publisher.snapshot();
     publisher.stop(Duration::ZERO);
-    assert_eq!((snapshot.sent, snapshot.too_large, snapshot.dropped), (2, 1, 1));
+    assert_eq!(
+        (snapshot.sent, snapshot.too_large, snapshot.dropped),
+        (2, 1, 1)
+    );
     let lines = subscriber.wait_for(|l| count(l, "als/big/frames") >= 2);
     assert_eq!(frames_by_topic(&lines)["als/big/frames"], vec![0, 2]);
     assert!(

@@ -358,7 +358,9 @@ impl BaseTransformImpl for AlsPublish {
             let Some(element) = weak.upgrade() else {
                 return;
             };
-            element.imp().notice(notice, &broker, &last_warning, &secrets);
+            element
+                .imp()
+                .notice(notice, &broker, &last_warning, &secrets);
         })
         .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{e}")))?;
         *self.state.lock().unwrap() = Some(State {

@@ -184,11 +184,16 @@ pub enum Notice {
     Refused(String),
     /// The spool could not be written or read: records are kept in memory (`held` of them)
     /// until it can.
-    SpoolFailed { why: String, held: u64 },
+    SpoolFailed {
+        why: String,
+        held: u64,
+    },
     /// The spool file found at start could not be read and was moved aside.
     SpoolRecovered(String),
     /// A record larger than the broker's packet limit was refused.
-    TooLarge { bytes: usize },
+    TooLarge {
+        bytes: usize,
+    },
     /// Oldest records dropped since the last notice of this kind.
     Dropped(u64),
 }

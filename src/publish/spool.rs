@@ -102,10 +102,7 @@ fn sql(e: rusqlite::Error) -> io::Error {
             };
             io::Error::new(
                 kind,
-                format!(
-                    "SQLite: {}",
-                    message.unwrap_or_else(|| code.to_string())
-                ),
+                format!("SQLite: {}", message.unwrap_or_else(|| code.to_string())),
             )
         }
         other => io::Error::other(format!("SQLite: {other}")),
@@ -172,8 +169,7 @@ fn open_db(path: &Path, fsync: bool) -> Result<Connection, rusqlite::Error> {
     // The write-ahead log is cut back to this size after each checkpoint.
     conn.pragma_update(None, "journal_size_limit", 4 << 20)?;
     let id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
-    let tables: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
     if tables > 0 && id != APPLICATION_ID {
         return Err(rusqlite::Error::InvalidParameterName(
             "not a gst-als spool".into(),

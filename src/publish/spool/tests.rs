@@ -129,7 +129,10 @@ fn files_stay_private_and_locked_through_heavy_use() {
     }
     let err = Spool::on_disk(&d, "cam", 1 << 24, false).err().unwrap();
     assert!(err.to_string().contains("another publisher"), "{err}");
-    assert!(spooled(&d).unwrap().is_empty(), "a spool in use is not offered");
+    assert!(
+        spooled(&d).unwrap().is_empty(),
+        "a spool in use is not offered"
+    );
     drop(spool);
     assert_eq!(spooled(&d).unwrap(), vec!["cam".to_string()]);
 }
