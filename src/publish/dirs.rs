@@ -147,6 +147,14 @@ mod tests {
         assert!(private_file(&file).is_err());
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(private_file(&file).unwrap());
+        if euid() == 0 {
+            // Root can give a directory away: one that is another user's is refused.
+            let theirs = base.join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            let err = private_dir(&theirs).unwrap_err();
+            assert!(err.to_string().contains("belongs to user 65534"), "{err}");
+        }
         let file_link = dir.join("y.spool");
         std::os::unix::fs::symlink(&file, &file_link).unwrap();
         assert!(private_file(&file_link).is_err());
