@@ -91,9 +91,22 @@ pub struct LineOptions {
 }
 
 fn number(out: &mut String, v: f64) {
-    if v.is_finite() {
+    let short = v as f32;
+    if short.is_finite() {
         // f32 precision is all any producer has; its shortest form keeps lines compact.
-        let _ = write!(out, "{}", v as f32);
+        let _ = write!(out, "{short}");
+    } else if v.is_finite() {
+        // Beyond the f32 range: "inf" is not JSON, the value itself is.
+        let _ = write!(out, "{v:e}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// A time in seconds, at full precision: a week of stream time in f32 is 0.06 s coarse.
+fn seconds(out: &mut String, v: f64) {
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
     } else {
         out.push_str("null");
     }
@@ -462,9 +475,9 @@ fn stats_object(out: &mut String, st: &Stats, scale: f64) {
 
 fn window_object(out: &mut String, w: &WindowStats, interocular_mm: f64) {
     let _ = write!(out, "{{\"face_id\":{},\"start_s\":", w.face_id);
-    number(out, w.start);
+    seconds(out, w.start);
     out.push_str(",\"end_s\":");
-    number(out, w.end);
+    seconds(out, w.end);
     let _ = write!(
         out,
         ",\"frames\":{},\"frames_off_pose\":{},\"interocular_mm\":",
@@ -815,6 +828,53 @@ mod tests {
         assert_eq!(v["summary"]["flow_scale"], 1.25);
         assert_eq!(v["summary"]["faces"][0]["label"], serde_json::Value::Null);
         assert!(v.get("frame").is_none(), "a summary is not a frame");
+    }
+
+    #[test]
+    fn extreme_values_stay_json_and_times_keep_their_precision() {
+        for (v, expected) in [
+            (1e36, Some(1e36)),
+            (-3.5e39, Some(-3.5e39)),
+            (1e308, Some(1e308)),
+            (0.1, Some(0.1f32 as f64)),
+            (f64::NAN, None),
+            (f64::INFINITY, None),
+            (f64::NEG_INFINITY, None),
+        ] {
+            let mut out = String::new();
+            number(&mut out, v);
+            let parsed: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
+                panic!("{v} written as {out:?}, not JSON: {e}");
+            });
+            match expected {
+                Some(x) => {
+                    let got = parsed.as_f64().unwrap();
+                    assert!((got - x).abs() <= x.abs() * 1e-6, "{v}: {out}");
+                }
+                None => assert!(parsed.is_null(), "{v}: {out}"),
+            }
+        }
+        // A window a week into a stream.
+        let week = 7.0 * 86_400.0;
+        let w = WindowStats {
+            face_id: 1,
+            start: week + 0.0125,
+            end: week + 5.0125,
+            frames: 150,
+            ..Default::default()
+        };
+        let mut out = String::new();
+        let origin = Origin {
+            stream: None,
+            utc_ns: None,
+            utc_source: "clock",
+        };
+        write_kinematics_window_line(&mut out, &w, 63.0, &origin);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let start = v["kinematics_window"]["start_s"].as_f64().unwrap();
+        let end = v["kinematics_window"]["end_s"].as_f64().unwrap();
+        assert!((start - (week + 0.0125)).abs() < 1e-6, "{start}");
+        assert!((end - start - 5.0).abs() < 1e-6, "{end}");
     }
 
     #[test]
