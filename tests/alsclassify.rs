@@ -357,6 +357,11 @@ fn mismatch_error(flow_settings: &str) -> String {
 /// A 320x240 RGB buffer carrying one face (id 1) with valid face flow whose cells all hold
 /// `motion`, as `alsmesh ! alsflow region=face grid-width=16 grid-height=16` would.
 fn meta_buffer(pts: u64, motion: f32) -> gst::Buffer {
+    face_buffer(pts, motion, 1)
+}
+
+/// [`meta_buffer`] with the face's id `id`.
+fn face_buffer(pts: u64, motion: f32, id: u32) -> gst::Buffer {
     use gstals::meta::{
         Face, FaceMeta, FlowMeta, FlowStats, NormRect, NormRotatedRect, RegionFlow,
     };
@@ -379,7 +384,7 @@ fn meta_buffer(pts: u64, motion: f32) -> gst::Buffer {
     };
     let faces = FaceMeta {
         faces: vec![Face {
-            id: 1,
+            id,
             detection_score: 0.9,
             presence_score: 0.9,
             bbox: NormRect {
@@ -399,7 +404,7 @@ fn meta_buffer(pts: u64, motion: f32) -> gst::Buffer {
         grid_width: 16,
         grid_height: 16,
         regions: vec![RegionFlow {
-            face_id: 1,
+            face_id: id,
             roi,
             stats: Some(FlowStats {
                 mean: motion as f64,
@@ -491,4 +496,53 @@ fn a_frame_without_metas_says_which_is_missing() {
     let meta = ClassMeta::read(&out).unwrap().unwrap();
     assert!(!meta.classified());
     assert_eq!(meta.reason.as_deref(), Some("no-face-meta"));
+}
+
+#[test]
+fn faces_that_leave_are_summed_up_and_forgotten() {
+    common::init();
+    let mut h = gst_check::Harness::new_parse(&format!(
+        "alsclassify model={} forget-after=10 message-interval=30",
+        demo_model().display()
+    ));
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=30/1");
+    // A thousand passers-by, three frames each, as a camera in a corridor sees them.
+    let (mut departed, mut largest_message) = (Vec::new(), 0);
+    let bus = gst::Bus::new();
+    h.element().expect("element").set_bus(Some(&bus));
+    for frame in 0..3000u64 {
+        h.push_and_pull(face_buffer(frame, 0.3, (frame / 3) as u32 + 1))
+            .expect("frame");
+        departed.extend(summary_events(&mut h));
+        while let Some(message) = bus.pop() {
+            if let gst::MessageView::Element(e) = message.view()
+                && let Some(s) = e.structure().filter(|s| s.name() == CLASSIFICATION_MESSAGE)
+            {
+                let summary = ClassSummary::from_structure(s).expect("summary");
+                largest_message = largest_message.max(summary.faces.len());
+            }
+        }
+    }
+    h.push_event(gst::event::Eos::new());
+    let at_eos = summary_events(&mut h);
+    assert_eq!(at_eos.len(), 1);
+    let held = at_eos[0].faces.len();
+    assert!(held <= 5, "{held} faces still held at EOS");
+    assert!(
+        largest_message <= 5,
+        "a message listed {largest_message} faces"
+    );
+    let forgotten: Vec<u32> = departed
+        .iter()
+        .flat_map(|s| s.faces.iter().map(|f| f.face_id))
+        .collect();
+    assert_eq!(forgotten.len() + held, 1000, "every face summed up once");
+    assert_eq!(forgotten, (1..=forgotten.len() as u32).collect::<Vec<_>>());
+    assert!(
+        departed
+            .iter()
+            .flat_map(|s| &s.faces)
+            .all(|f| f.frames_seen == 3 && f.frames_classified <= 3),
+        "each face's own totals"
+    );
 }

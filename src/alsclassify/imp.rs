@@ -10,7 +10,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
-use crate::classify::{ClassModel, Histories, label_of};
+use crate::classify::{ClassModel, FaceSummary, Histories, label_of};
 use crate::features::{self, Frame};
 use crate::mesh::{DEFAULT_ORT_LIBRARY, resolve_library};
 use crate::meta::{
@@ -38,6 +38,7 @@ struct Settings {
     threshold: f64,
     message_interval: u32,
     threads: u32,
+    forget_after: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +50,7 @@ impl Default for Settings {
             threshold: 0.5,
             message_interval: 30,
             threads: 1,
+            forget_after: 300,
         }
     }
 }
@@ -73,6 +75,10 @@ impl State {
     }
 
     fn summary(&self, threshold: f32) -> ClassSummary {
+        self.summary_of(self.histories.summaries(), threshold)
+    }
+
+    fn summary_of(&self, faces: Vec<FaceSummary>, threshold: f32) -> ClassSummary {
         let info = &self.model.info;
         ClassSummary {
             model: info.name.clone(),
@@ -80,9 +86,7 @@ impl State {
             labels: info.labels.clone(),
             flow_scale: self.flow_scale(),
             frames: self.frames,
-            faces: self
-                .histories
-                .summaries()
+            faces: faces
                 .into_iter()
                 .map(|s| {
                     let mean = s.mean.unwrap_or_default();
@@ -157,6 +161,14 @@ impl ObjectImpl for AlsClassify {
                     .default_value(d.message_interval)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("forget-after")
+                    .nick("Forget after")
+                    .blurb("Frames after which a face not seen is summed up in its own als-summary and forgotten (memory and messages stay with the faces in view)")
+                    .minimum(1)
+                    .maximum(u32::MAX)
+                    .default_value(d.forget_after)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("ONNX Runtime threads for the classifier")
@@ -190,6 +202,7 @@ impl ObjectImpl for AlsClassify {
             "threshold" => s.threshold = value.get().expect("type checked upstream"),
             "message-interval" => s.message_interval = value.get().expect("type checked upstream"),
             "threads" => s.threads = value.get().expect("type checked upstream"),
+            "forget-after" => s.forget_after = value.get().expect("type checked upstream"),
             other => unimplemented!("property {other}"),
         }
     }
@@ -203,6 +216,7 @@ impl ObjectImpl for AlsClassify {
             "threshold" => s.threshold.to_value(),
             "message-interval" => s.message_interval.to_value(),
             "threads" => s.threads.to_value(),
+            "forget-after" => s.forget_after.to_value(),
             other => unimplemented!("property {other}"),
         }
     }
@@ -358,10 +372,18 @@ impl BaseTransformImpl for AlsClassify {
             }
             (Ok(faces), Ok(flow)) => self.classify(state, &settings, faces, flow, &mut meta),
         };
+        let departed = state
+            .histories
+            .depart(state.frames, settings.forget_after as u64);
+        let departed =
+            (!departed.is_empty()).then(|| state.summary_of(departed, settings.threshold as f32));
         let message = (settings.message_interval > 0
             && state.frames % settings.message_interval as u64 == 0)
             .then(|| state.summary(settings.threshold as f32));
         drop(guard);
+        if let Some(summary) = departed {
+            self.send_summary(summary.to_structure(SUMMARY));
+        }
         if let Err(err) = result {
             gst::element_imp_error!(self, gst::StreamError::Format, ("{err}"));
             return Err(gst::FlowError::Error);
@@ -454,7 +476,7 @@ impl AlsClassify {
                 },
                 Err(why) => result.reason = Some(why.reason().into()),
             }
-            let history = state.histories.face(*face_id);
+            let history = state.histories.face(*face_id, state.frames);
             let current = result.reason.is_none().then_some(&result.probabilities[..]);
             history.push(
                 current,

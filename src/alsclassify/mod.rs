@@ -22,7 +22,9 @@
  * `als-summary` message at EOS (per face: frames seen and classified, mean and smoothed
  * probabilities, share of frames per label, final label; the model's name and whether it was
  * trained on synthetic data). The summary also travels downstream as a custom event before
- * EOS, so `alsexport` writes it as its last line.
+ * EOS, so `alsexport` writes it as its last line. A face not seen for `forget-after` frames
+ * gets an `als-summary` of its own when it goes and is forgotten, so a camera that runs for
+ * weeks keeps in memory, and in its messages, only the faces in view.
  *
  * The default model is the project's synthetic demonstration model, trained on generated
  * clips: it says `synthetic` in its name and meta, and is not for clinical use.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! Per-face memory of a classified stream: the last `window` probability vectors of each face
-//! (the smoothed result) and the totals of the whole stream (the summary at EOS).
+//! (the smoothed result) and the totals of the whole stream (the summary at EOS). A face not
+//! seen for a while is handed back to be summed up on its own and forgotten
+//! ([`Histories::depart`]), so memory stays with the faces in view.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -15,6 +17,8 @@ pub struct FaceHistory {
     /// Classified frames per label (by the per-frame label).
     label_counts: Vec<u64>,
     last_smoothed: Option<Vec<f32>>,
+    /// The stream frame at which this face was last seen.
+    last_seen: u64,
 }
 
 impl FaceHistory {
@@ -106,8 +110,25 @@ pub struct Histories {
 }
 
 impl Histories {
-    pub fn face(&mut self, id: u32) -> &mut FaceHistory {
-        self.faces.entry(id).or_default()
+    /// The history of face `id`, seen at stream frame `frame`.
+    pub fn face(&mut self, id: u32, frame: u64) -> &mut FaceHistory {
+        let face = self.faces.entry(id).or_default();
+        face.last_seen = frame;
+        face
+    }
+
+    /// Removes and returns the summaries of the faces last seen `after` frames or more before
+    /// `frame`.
+    pub fn depart(&mut self, frame: u64, after: u64) -> Vec<FaceSummary> {
+        let gone: Vec<u32> = self
+            .faces
+            .iter()
+            .filter(|(_, h)| frame.saturating_sub(h.last_seen) >= after)
+            .map(|(&id, _)| id)
+            .collect();
+        gone.into_iter()
+            .filter_map(|id| self.faces.remove(&id).map(|h| h.summary(id)))
+            .collect()
     }
 
     pub fn summaries(&self) -> Vec<FaceSummary> {
@@ -148,9 +169,28 @@ mod tests {
     }
 
     #[test]
+    fn faces_gone_long_enough_are_summed_up_and_forgotten() {
+        let mut all = Histories::default();
+        // A thousand short-lived faces, three frames each: memory holds only the recent.
+        let mut departed = Vec::new();
+        let mut most = 0;
+        for frame in 0..3000u64 {
+            let id = (frame / 3) as u32;
+            all.face(id, frame).push(Some(&[0.25, 0.75]), 5, Some(1));
+            departed.extend(all.depart(frame, 10));
+            most = most.max(all.faces.len());
+        }
+        assert!(most <= 5, "{most} faces held at once");
+        assert_eq!(departed.len() + all.faces.len(), 1000);
+        assert!(departed.iter().all(|s| s.frames_classified == 3));
+        let ids: Vec<u32> = departed.iter().map(|s| s.face_id).collect();
+        assert_eq!(ids, (0..ids.len() as u32).collect::<Vec<_>>(), "in order");
+    }
+
+    #[test]
     fn a_face_never_classified_has_no_result() {
         let mut all = Histories::default();
-        all.face(7).push(None, 5, None);
+        all.face(7, 0).push(None, 5, None);
         let s = &all.summaries()[0];
         assert_eq!((s.face_id, s.frames_seen, s.frames_classified), (7, 1, 0));
         assert!(s.mean.is_none() && s.smoothed.is_none());
