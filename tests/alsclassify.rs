@@ -362,6 +362,12 @@ fn meta_buffer(pts: u64, motion: f32) -> gst::Buffer {
 
 /// [`meta_buffer`] with the face's id `id`.
 fn face_buffer(pts: u64, motion: f32, id: u32) -> gst::Buffer {
+    any_face_buffer(pts, motion, id, true)
+}
+
+/// [`face_buffer`] whose landmarks are fresh or, as `alsmesh inference-interval` gives
+/// between inferences, not.
+fn any_face_buffer(pts: u64, motion: f32, id: u32, fresh: bool) -> gst::Buffer {
     use gstals::meta::{
         Face, FaceMeta, FlowMeta, FlowStats, NormRect, NormRotatedRect, RegionFlow,
     };
@@ -396,7 +402,7 @@ fn face_buffer(pts: u64, motion: f32, id: u32) -> gst::Buffer {
             roi,
             landmarks,
         }],
-        fresh: true,
+        fresh,
     };
     let flow = FlowMeta {
         region_kind: gstals::meta::REGION_FACE.into(),
@@ -545,4 +551,24 @@ fn faces_that_leave_are_summed_up_and_forgotten() {
             .all(|f| f.frames_seen == 3 && f.frames_classified <= 3),
         "each face's own totals"
     );
+}
+
+#[test]
+fn stale_landmarks_are_not_classified_and_keep_the_smoothed_result() {
+    common::init();
+    let mut h =
+        gst_check::Harness::new_parse(&format!("alsclassify model={}", demo_model().display()));
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=30/1");
+    let fresh = h.push_and_pull(face_buffer(0, 0.4, 1)).unwrap();
+    let fresh = ClassMeta::read(&fresh).unwrap().unwrap().faces[0].clone();
+    assert!(fresh.reason.is_none(), "{fresh:?}");
+    let stale = h.push_and_pull(any_face_buffer(1, 2.0, 1, false)).unwrap();
+    let stale = ClassMeta::read(&stale).unwrap().unwrap().faces[0].clone();
+    assert_eq!(stale.reason.as_deref(), Some("stale-landmarks"));
+    assert!(stale.probabilities.is_empty());
+    assert_eq!(stale.smoothed, fresh.smoothed, "the smoothed result stays");
+    assert_eq!(stale.label, fresh.label);
+    h.push_event(gst::event::Eos::new());
+    let summary = &summary_events(&mut h)[0].faces[0];
+    assert_eq!((summary.frames_seen, summary.frames_classified), (2, 1));
 }

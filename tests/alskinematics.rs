@@ -35,9 +35,23 @@ struct Run {
 /// Pushes `seconds` of `motion` at `fps` as face metas on blank frames through
 /// `alskinematics {properties}`.
 fn run(motion: &MeshMotion, fps: f64, seconds: f64, properties: &str) -> Run {
+    run_every(motion, fps, seconds, properties, 1)
+}
+
+/// [`run`] with fresh landmarks on every `interval`th frame only, as `alsmesh
+/// inference-interval={interval}` gives: the frames between repeat the last landmarks, marked
+/// not fresh.
+fn run_every(
+    motion: &MeshMotion,
+    fps: f64,
+    seconds: f64,
+    properties: &str,
+    interval: usize,
+) -> Run {
     let frames = (fps * seconds).round() as usize;
-    let buffers = (0..frames).map(|i| {
+    let buffers = (0..frames).map(move |i| {
         let t = i as f64 / fps;
+        let inferred_at = (i - i % interval) as f64 / fps;
         let mut buffer = gst::Buffer::from_slice(vec![0u8; WIDTH * HEIGHT]);
         {
             let b = buffer.get_mut().expect("writable");
@@ -45,10 +59,10 @@ fn run(motion: &MeshMotion, fps: f64, seconds: f64, properties: &str) -> Run {
             FaceMeta {
                 faces: vec![Face {
                     id: 1,
-                    landmarks: motion.landmarks(t),
+                    landmarks: motion.landmarks(inferred_at),
                     ..Face::default()
                 }],
-                fresh: true,
+                fresh: i % interval == 0,
             }
             .attach(b)
             .expect("meta attaches");
@@ -230,6 +244,37 @@ fn velocities_are_the_same_at_25_and_30_frames_per_second() {
     // A sinusoid's peak speed is pi * rate * amplitude, less what the smoothing takes.
     let truth = std::f64::consts::PI * motion.rate_hz * motion.jaw;
     assert!(close(at30.peak_opening_speed, truth, 0.15), "{at30:?}");
+}
+
+#[test]
+fn stale_landmarks_between_inferences_are_no_motion() {
+    let motion = MeshMotion::default();
+    let every = jaw(&run(&motion, 30.0, 6.0, "window=6"));
+    let third_run = run_every(&motion, 30.0, 6.0, "window=6", 3);
+    let third = jaw(&third_run);
+    for (x, y) in [
+        (third.peak_opening_speed, every.peak_opening_speed),
+        (third.peak_closing_speed, every.peak_closing_speed),
+    ] {
+        eprintln!("peak speed with inference-interval=3: {x:.4}, every frame: {y:.4}");
+        assert!(close(x, y, 0.10), "{third:?} vs {every:?}");
+    }
+    assert!(
+        close(third.rate, every.rate, 0.05),
+        "{third:?} vs {every:?}"
+    );
+    // A stale frame repeats the last fresh frame's figures, velocities included.
+    let metas: Vec<&KinematicsMeta> = third_run.metas.iter().flatten().collect();
+    assert_eq!(metas.len(), 180, "every frame has its kinematics");
+    for i in (30..180).filter(|i| i % 3 != 0) {
+        let (now, fresh) = (&metas[i].faces[0], &metas[i - i % 3].faces[0]);
+        assert_eq!(now, fresh, "frame {i}");
+    }
+    let moving = (30..180)
+        .step_by(3)
+        .filter(|&i| metas[i].faces[0].velocities[measure("jaw-opening")].abs() > 1e-3)
+        .count();
+    assert!(moving >= 45, "fresh frames move: {moving} of 50");
 }
 
 #[test]

@@ -403,6 +403,10 @@ impl BaseTransformImpl for AlsClassify {
     }
 }
 
+/// The reason of a face on a frame whose landmarks are not fresh (`alsmesh
+/// inference-interval`).
+const STALE_LANDMARKS: &str = "stale-landmarks";
+
 /// A meta that is missing or unreadable: the reason the frame is not classified.
 fn read_meta<T>(
     meta: Option<Result<T, crate::meta::MetaError>>,
@@ -444,6 +448,28 @@ impl AlsClassify {
             meta.reason = Some("no-face".into());
             return Ok(());
         }
+        let threshold = settings.threshold as f32;
+        let window = settings.window as usize;
+        if !faces.fresh {
+            // alsmesh between inferences: last frame's landmarks with this frame's flow, a
+            // pairing no model was trained on. The faces keep their smoothed results.
+            for face in &faces.faces {
+                let history = state.histories.face(face.id, state.frames);
+                history.push(None, window, None);
+                let mut result = FaceClass {
+                    face_id: face.id,
+                    reason: Some(STALE_LANDMARKS.into()),
+                    ..FaceClass::default()
+                };
+                if let Some(smoothed) = history.smoothed() {
+                    result.smoothed = smoothed.to_vec();
+                    result.label = label_of(smoothed, threshold)
+                        .and_then(|i| state.model.info.labels.get(i).cloned());
+                }
+                meta.faces.push(result);
+            }
+            return Ok(());
+        }
         let frame = Frame {
             faces,
             flow,
@@ -462,8 +488,6 @@ impl AlsClassify {
             .filter_map(|(_, f)| f.as_ref().ok())
             .collect();
         let mut probabilities = state.model.run(&ready)?.into_iter();
-        let threshold = settings.threshold as f32;
-        let window = settings.window as usize;
         for (face_id, features) in &per_face {
             let mut result = FaceClass {
                 face_id: *face_id,

@@ -45,6 +45,9 @@ impl Default for Settings {
 struct Tracked {
     track: FaceTrack,
     last_seen: f64,
+    /// What the last frame with fresh landmarks measured, repeated on the stale frames
+    /// after it.
+    last: Option<FaceKinematics>,
 }
 
 #[derive(Default)]
@@ -278,8 +281,17 @@ impl BaseTransformImpl for AlsKinematics {
                 let tracked = state.tracks.entry(face.id).or_insert_with(|| Tracked {
                     track: FaceTrack::new(face.id, &settings.track),
                     last_seen: t,
+                    last: None,
                 });
                 tracked.last_seen = t;
+                if !faces.fresh {
+                    // alsmesh between inferences (inference-interval): the landmarks are the
+                    // last fresh frame's. Measured again they would read as a standstill
+                    // and then a jump; derivatives come from fresh frames only, with their
+                    // own times, and this frame repeats the last fresh one's figures.
+                    meta.faces.extend(tracked.last.clone());
+                    continue;
+                }
                 let pixels: Vec<[f64; 3]> = face
                     .landmarks
                     .iter()
@@ -290,7 +302,7 @@ impl BaseTransformImpl for AlsKinematics {
                 if let Some(k) = frame {
                     let pose = [k.pose.roll, k.pose.yaw, k.pose.pitch].map(|v| v as f32);
                     let values = k.measures.values();
-                    meta.faces.push(FaceKinematics {
+                    let measured = FaceKinematics {
                         id: face.id,
                         pose,
                         pose_ok: k.pose_ok,
@@ -298,7 +310,9 @@ impl BaseTransformImpl for AlsKinematics {
                         values: std::array::from_fn(|i| values[i] as f32),
                         velocities: std::array::from_fn(|i| k.samples[i].velocity as f32),
                         accelerations: std::array::from_fn(|i| k.samples[i].acceleration as f32),
-                    });
+                    };
+                    tracked.last = Some(measured.clone());
+                    meta.faces.push(measured);
                 }
             }
             // A face gone for a whole window has its window closed now, not at EOS; one gone
