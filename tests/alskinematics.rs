@@ -278,6 +278,47 @@ fn stale_landmarks_between_inferences_are_no_motion() {
 }
 
 #[test]
+fn a_head_turned_within_the_limits_measures_the_same() {
+    let motion = MeshMotion {
+        smile: 0.08,
+        ..MeshMotion::default()
+    };
+    let front = run(&motion, 30.0, 4.0, "window=4").summary[0].clone();
+    // Just inside the default limits (25 and 20 degrees): the fit of a moving jaw wobbles by a
+    // fraction of a degree.
+    for (yaw, pitch) in [(-24.0, 0.0), (24.0, -15.0), (12.0, 15.0)] {
+        let turned = MeshMotion {
+            pose: HeadPose {
+                roll: 0.0,
+                yaw,
+                pitch,
+            },
+            ..motion
+        };
+        let got = run(&turned, 30.0, 4.0, "window=4").summary[0].clone();
+        assert_eq!(got.frames_off_pose, 0);
+        for (i, name) in NAMES.iter().enumerate() {
+            let (a, b) = (front.stats[i], got.stats[i]);
+            for (what, x, y) in [
+                ("mean", a.mean, b.mean),
+                ("range", a.range, b.range),
+                ("amplitude", a.amplitude, b.amplitude),
+                ("peak speed", a.peak_opening_speed, b.peak_opening_speed),
+            ] {
+                if x.is_nan() && y.is_nan() {
+                    continue;
+                }
+                let error = (x - y).abs() / x.abs().max(0.01);
+                assert!(
+                    error < 0.03,
+                    "{name} {what} at yaw {yaw} pitch {pitch}: {x} vs {y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn heads_turned_beyond_the_limit_are_flagged_and_not_counted() {
     let turned = MeshMotion {
         pose: HeadPose {

@@ -144,11 +144,9 @@ impl FaceTrack {
         }
         let start = self.window_span.map_or(t, |(start, _)| start);
         self.window_span = Some((start, t));
-        let flat: Vec<[f64; 2]> = landmarks.iter().map(|p| [p[0], p[1]]).collect();
-        let (Some(measures), Some(pose)) = (
-            Measures::from_landmarks(&flat),
-            HeadPose::from_landmarks(landmarks),
-        ) else {
+        let Some((measures, pose)) = HeadPose::from_landmarks(landmarks)
+            .and_then(|pose| Measures::in_head_frame(landmarks, &pose).map(|m| (m, pose)))
+        else {
             self.restart();
             return (None, closed);
         };
