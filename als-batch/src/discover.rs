@@ -2,7 +2,7 @@
 
 //! Which files of the input folder are videos, in which order, and where their outputs go.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Extensions (lower case) of the containers taken as videos; anything else is ignored.
@@ -88,22 +88,63 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The videos with their output names: the relative path with the extension replaced, or,
-/// where two videos of a folder differ only by extension (`a.mp4`, `a.mkv`), with the
-/// extension kept (`a.mp4.jsonl`, `a.mkv.jsonl`).
+/// The videos with their output names, collision-free and decided by the list alone (so every
+/// run and every shard over the same folder agrees): the relative path with the extension
+/// replaced (`a/b.mp4` gives `a/b.jsonl`), or, for each video whose name would clash with
+/// another video's or with a folder of the output tree, the whole relative path
+/// (`a.mp4.jsonl`, `a.mkv.jsonl`). Keeping the extension can itself clash (`a.mp4.mkv` would
+/// take `a.mp4.jsonl` while `a.mp4` keeps its extension), so the rule is applied until nothing
+/// clashes; it ends because relative paths are unique.
 pub fn plan(rels: Vec<PathBuf>) -> Vec<Video> {
-    let mut stems: HashMap<PathBuf, usize> = HashMap::new();
-    for rel in &rels {
-        *stems.entry(rel.with_extension("")).or_default() += 1;
+    // The folders the outputs mirror: an output file may not take a folder's name.
+    let folders: HashSet<PathBuf> = rels
+        .iter()
+        .flat_map(|rel| rel.ancestors().skip(1))
+        .filter(|a| !a.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .collect();
+    let clashes_with_a_folder = |stem: &Path| {
+        ["jsonl", "mp4"].iter().any(|extension| {
+            let mut name = stem.as_os_str().to_os_string();
+            name.push(".");
+            name.push(extension);
+            folders.contains(Path::new(&name))
+        })
+    };
+    let stems: Vec<PathBuf> = rels.iter().map(|rel| rel.with_extension("")).collect();
+    let mut keep_extension = vec![false; rels.len()];
+    loop {
+        let names: Vec<&Path> = (0..rels.len())
+            .map(|i| {
+                if keep_extension[i] {
+                    rels[i].as_path()
+                } else {
+                    stems[i].as_path()
+                }
+            })
+            .collect();
+        let mut uses: HashMap<&Path, usize> = HashMap::new();
+        for name in &names {
+            *uses.entry(name).or_default() += 1;
+        }
+        // Every video that uses its stem and clashes switches at once, so the result does
+        // not depend on the order of the list.
+        let switch: Vec<usize> = (0..rels.len())
+            .filter(|&i| !keep_extension[i])
+            .filter(|&i| uses[names[i]] > 1 || clashes_with_a_folder(names[i]))
+            .collect();
+        if switch.is_empty() {
+            break;
+        }
+        for i in switch {
+            keep_extension[i] = true;
+        }
     }
     rels.into_iter()
-        .map(|rel| {
-            let stem = rel.with_extension("");
-            let out_stem = if stems.get(&stem).copied().unwrap_or(0) > 1 {
-                rel.clone()
-            } else {
-                stem
-            };
+        .zip(stems)
+        .zip(keep_extension)
+        .map(|((rel, stem), keep)| {
+            let out_stem = if keep { rel.clone() } else { stem };
             Video { rel, out_stem }
         })
         .collect()
@@ -211,6 +252,57 @@ mod tests {
         );
         assert_eq!(videos[2].name(), "sub/b.mov");
         assert_eq!(part(&jsonl[2]), PathBuf::from("/o/sub/b.jsonl.part"));
+    }
+
+    #[test]
+    fn outputs_never_collide_even_when_a_kept_extension_would() {
+        let rels = [
+            "a.mp4",
+            "a.mkv",
+            "a.mp4.mkv",
+            "b.mp4",
+            "b.mp4.mkv",
+            "c.mp4",
+            "c.jsonl/d.mp4",
+            "e.mkv",
+            "e.mp4",
+            "e.mkv.webm",
+            "e.mkv.webm.ts",
+        ];
+        let videos = plan(rels.map(PathBuf::from).to_vec());
+        let out = Path::new("/o");
+        let names: Vec<String> = videos
+            .iter()
+            .map(|v| v.output(out, "jsonl").display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/o/a.mp4.jsonl",
+                "/o/a.mkv.jsonl",
+                // Its stem is a.mp4, which a.mp4 keeping its extension takes.
+                "/o/a.mp4.mkv.jsonl",
+                // No clash: b.mp4 gives b.jsonl, b.mp4.mkv gives b.mp4.jsonl.
+                "/o/b.jsonl",
+                "/o/b.mp4.jsonl",
+                // c.jsonl is a folder of the output tree.
+                "/o/c.mp4.jsonl",
+                "/o/c.jsonl/d.jsonl",
+                // A chain: each switch makes the next one clash.
+                "/o/e.mkv.jsonl",
+                "/o/e.mp4.jsonl",
+                "/o/e.mkv.webm.jsonl",
+                "/o/e.mkv.webm.ts.jsonl",
+            ]
+        );
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        // The same list in another order gives the same names.
+        let mut reversed: Vec<PathBuf> = rels.map(PathBuf::from).to_vec();
+        reversed.reverse();
+        let mut again: Vec<Video> = plan(reversed);
+        again.reverse();
+        assert_eq!(again, videos);
     }
 
     #[test]

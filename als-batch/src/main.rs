@@ -14,6 +14,7 @@ use clap::{Parser, ValueEnum};
 use gst::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod deliver;
 mod discover;
 mod mqtt;
 mod run;
@@ -40,11 +41,28 @@ enum Region {
     long_about = "Runs alsmesh, alsflow, alsclassify and alsexport over every video under \
 IN_DIR (recursively; extensions mp4, mkv, avi, mov, webm, m4v, mpg, mpeg, ts, ogv), in path \
 order. Each video gives OUT_DIR/<its path>.jsonl (and .mp4 with --annotate), the extension \
-replaced; OUT_DIR/summary.csv gets one row per video, rewritten after each one. A video that \
-cannot be read is recorded as `error: ...` in the CSV and the others go on.",
+replaced: a/b.mp4 gives a/b.jsonl. A video whose output name would be another's (a.mp4 and \
+a.mkv), or a folder's, keeps its extension (a.mp4.jsonl, a.mkv.jsonl), and so, in turn, does \
+any video that would then clash (a.mp4.mkv gives a.mp4.mkv.jsonl): names depend only on the \
+list of videos, so every run and every shard over the same folder agrees, and --resume finds \
+them. OUT_DIR/summary.csv gets one row per video, rewritten after each one. A video that \
+cannot be read is recorded as `error: ...` in the CSV and the others go on.\n\n\
+With --broker, each video's records are published as well, as the stream named after its \
+path (<prefix>/<stream>/frames and .../summary), by a client of its own (id \
+<--mqtt-client-id>__<path, escaped>) through a spool file of its own in --mqtt-spool-dir \
+(default $XDG_STATE_HOME/gst-als/spool or ~/.local/state/gst-als/spool, made 0700). The \
+broker options and files are checked before the first video. At the end of each video \
+alspublish waits up to 5 s for the broker to take what is queued; what it has not taken \
+stays in the spool. A video is `ok` only when every one of its records was acknowledged by \
+the broker (QoS 1) or waits in its spool on disk; a record dropped (spool full, spool not \
+writable) makes it `error: ...` (its outputs are kept, --resume processes it again). The CSV \
+columns mqtt_published and mqtt_waiting say how many. Each run first sends what earlier runs \
+left in the spool folder (also for the videos --resume skips; a --shard run only its own \
+videos'), for as long as the broker takes records, and at its end what its own videos left \
+if the broker came back meanwhile.",
     after_help = "Exit status: 0 every video processed; 2 some videos failed (see the CSV); \
 130 interrupted; 1 nothing could be done (bad arguments, unreadable IN_DIR, no video, \
-unwritable OUT_DIR, missing model).\n\
+unwritable OUT_DIR, missing model, bad --broker or its files, unusable spool folder).\n\
 Ctrl-C (or SIGTERM): no new video is started, those in progress run to their end and the CSV \
 is written. A second Ctrl-C stops those in progress too: their partial outputs are deleted \
 and their rows say `interrupted`. `--resume` then processes what is left."
@@ -185,6 +203,22 @@ fn previous_rows(path: &Path) -> Result<HashMap<String, Row>, String> {
     Ok(rows.into_iter().map(|r| (r.file.clone(), r)).collect())
 }
 
+/// Adds what sending the spools did to the rows of their videos.
+fn account(
+    broker: &mqtt::Broker,
+    videos: &[discover::Video],
+    rows: &mut [Option<Row>],
+    sent: &HashMap<String, deliver::Delivery>,
+) {
+    for (video, row) in videos.iter().zip(rows.iter_mut()) {
+        let (Some(row), Some(delivery)) = (row, sent.get(&broker.client_id(&video.name()))) else {
+            continue;
+        };
+        row.published = Some(row.published.unwrap_or(0) + delivery.sent);
+        row.waiting = Some(delivery.left);
+    }
+}
+
 struct Outcome {
     failed: usize,
     interrupted: bool,
@@ -217,6 +251,9 @@ fn run(cli: Cli) -> Result<Outcome, String> {
             "--annotate needs the alsoverlay element, which this build of gst-als lacks".into(),
         );
     }
+    // Before the model and any video: a bad broker address or unreadable certificate fails
+    // the run at once, not every video.
+    let broker = cli.mqtt.prepare()?;
     let classifier = classifier(&cli)?;
 
     let rels = discover::find_videos(in_dir, Some(out_dir))?;
@@ -228,6 +265,11 @@ fn run(cli: Cli) -> Result<Outcome, String> {
         ));
     }
     let mut videos = discover::plan(rels);
+    // Every video's client id, shard or not: what a spool with a hashed id belongs to.
+    let all_ids: HashMap<String, String> = broker
+        .iter()
+        .flat_map(|b| videos.iter().map(|v| (b.client_id(&v.name()), v.name())))
+        .collect();
     if let Some(shard) = cli.shard {
         videos = shard.select(videos);
     }
@@ -264,6 +306,27 @@ fn run(cli: Cli) -> Result<Outcome, String> {
     if let Err(e) = ctrlc::set_handler(on_interrupt) {
         eprintln!("als-batch: Ctrl-C will not finish cleanly: {e}");
     }
+    if let Some(broker) = &broker {
+        // What earlier runs could not deliver goes first, also for videos --resume skips.
+        let names: Vec<String> = videos.iter().map(|v| v.name()).collect();
+        let (spools, notes) = deliver::waiting(broker, &names, &all_ids, cli.shard.is_some())?;
+        for note in notes {
+            eprintln!("als-batch: {note}");
+        }
+        if !spools.is_empty() {
+            eprintln!(
+                "als-batch: {} spools in {} hold records earlier runs could not deliver; \
+                 sending them",
+                spools.len(),
+                broker.spool_dir.display()
+            );
+            let sent = deliver::send(broker, &spools, &STOP, &|line| {
+                eprintln!("als-batch: {line}")
+            });
+            account(broker, &videos, &mut rows, &sent);
+            write_summary(&rows)?;
+        }
+    }
 
     let bar = ProgressBar::new(todo.len() as u64);
     bar.set_style(
@@ -279,13 +342,15 @@ fn run(cli: Cli) -> Result<Outcome, String> {
         annotate: cli.annotate,
         landmarks: !cli.no_landmarks,
         stall: Duration::from_secs(cli.stall_timeout),
-        broker: cli.mqtt.settings(),
+        broker: broker.clone(),
     };
     let total_frames = Arc::new(AtomicU64::new(0));
     let queue = Mutex::new(todo);
-    let (sender, results) = mpsc::channel::<(usize, Row)>();
+    let (sender, results) = mpsc::channel::<(usize, run::Done)>();
     let started = Instant::now();
     let mut failed = 0;
+    // Whether the broker took records of the last video, and the videos of this run.
+    let (mut broker_up, mut processed) = (false, Vec::new());
     std::thread::scope(|scope| -> Result<(), String> {
         for _ in 0..cli.jobs {
             let sender = sender.clone();
@@ -298,9 +363,9 @@ fn run(cli: Cli) -> Result<Outcome, String> {
                     }
                     let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                     let Some(i) = next else { break };
-                    let row =
+                    let done =
                         run::process(&videos[i], in_dir, out_dir, settings, total.clone(), &ABORT);
-                    if sender.send((i, row)).is_err() {
+                    if sender.send((i, done)).is_err() {
                         break;
                     }
                 }
@@ -309,7 +374,13 @@ fn run(cli: Cli) -> Result<Outcome, String> {
         drop(sender);
         loop {
             match results.recv_timeout(Duration::from_millis(250)) {
-                Ok((i, row)) => {
+                Ok((i, done)) => {
+                    let row = done.row;
+                    for warning in &done.warnings {
+                        bar.suspend(|| eprintln!("als-batch: {}: {warning}", row.file));
+                    }
+                    broker_up = done.connected || row.published.is_some_and(|p| p > 0);
+                    processed.push(i);
                     if !row.is_ok() {
                         if row.status != summary::STATUS_INTERRUPTED {
                             failed += 1;
@@ -337,6 +408,28 @@ fn run(cli: Cli) -> Result<Outcome, String> {
         Ok(())
     })?;
     bar.finish();
+    if let Some(broker) = &broker
+        && broker_up
+        && !STOP.load(Ordering::SeqCst)
+    {
+        // The broker is back: what earlier videos of this run left in their spools goes now
+        // rather than at the next run.
+        let spools: Vec<deliver::Waiting> = processed
+            .iter()
+            .filter_map(|&i| rows[i].as_ref())
+            .filter(|row| row.waiting.is_some_and(|w| w > 0))
+            .map(|row| deliver::Waiting {
+                client_id: broker.client_id(&row.file),
+                video: row.file.clone(),
+            })
+            .collect();
+        if !spools.is_empty() {
+            let sent = deliver::send(broker, &spools, &STOP, &|line| {
+                eprintln!("als-batch: {line}")
+            });
+            account(broker, &videos, &mut rows, &sent);
+        }
+    }
     write_summary(&rows)?;
     let done = rows.iter().flatten().count();
     eprintln!(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 
 use crate::discover::{Video, part};
+use crate::mqtt::Broker;
 use crate::summary::{self, Row};
 
 /// How every video is processed.
@@ -23,9 +24,57 @@ pub struct Settings {
     pub landmarks: bool,
     /// A video whose pipeline makes no progress for this long fails.
     pub stall: Duration,
-    /// Publish each video's records to this broker too, as a stream named after its path.
-    pub broker: Option<gstals::BrokerSettings>,
+    /// Publish each video's records to this broker too, as a stream named after its path,
+    /// with a client id (and spool) of its own.
+    pub broker: Option<Broker>,
 }
+
+/// What processing one video gave.
+pub struct Done {
+    pub row: Row,
+    /// The warnings `alspublish` posted (broker unreachable, refused, spool trouble), once
+    /// each.
+    pub warnings: Vec<String>,
+    /// Whether the broker was connected when the video ended.
+    pub connected: bool,
+}
+
+/// What `alspublish` said on the bus.
+#[derive(Default)]
+struct Publishing {
+    /// Its last `als-publish` message: the counters at its stop.
+    counters: Option<gst::Structure>,
+    warnings: Vec<String>,
+}
+
+impl Publishing {
+    fn take(&mut self, message: &gst::Message) {
+        match message.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == PUBLISH_MESSAGE) {
+                    self.counters = Some(s.to_owned());
+                }
+            }
+            gst::MessageView::Warning(w)
+                if w.src().is_some_and(|s| s.name() == PUBLISH_ELEMENT) =>
+            {
+                let text = w.error().to_string();
+                if !self.warnings.contains(&text) {
+                    self.warnings.push(text);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn counter(&self, name: &str) -> Option<u64> {
+        self.counters.as_ref()?.get::<u64>(name).ok()
+    }
+}
+
+/// The name of the element message `alspublish` posts its counters in.
+const PUBLISH_MESSAGE: &str = "als-publish";
+const PUBLISH_ELEMENT: &str = "batch_publish";
 
 /// Where the outputs of `video` go.
 pub struct Outputs {
@@ -99,6 +148,7 @@ fn build(
     outputs: &Outputs,
     settings: &Settings,
     frames: Arc<AtomicU64>,
+    ending: Arc<AtomicBool>,
     total: Arc<AtomicU64>,
 ) -> Result<gst::Pipeline, String> {
     let pipeline = gst::parse::launch(&launch_line(settings))
@@ -111,7 +161,16 @@ fn build(
     let stream = gstals::BrokerSettings::topic_level(&video.name());
     export.set_property("stream-name", &stream);
     if let Some(broker) = &settings.broker {
-        broker.apply(&element(&pipeline, "batch_publish")?, &stream);
+        let publish = element(&pipeline, PUBLISH_ELEMENT)?;
+        let mut options = broker.settings.clone();
+        options.client_id = Some(broker.client_id(&video.name()));
+        options.apply(&publish, &stream);
+        if broker.spool_fsync {
+            if publish.find_property("spool-fsync").is_none() {
+                return Err("this build of alspublish cannot fsync its spool".into());
+            }
+            publish.set_property("spool-fsync", true);
+        }
     }
     if let (Some(model), Some(classify)) = (&settings.model, pipeline.by_name("batch_classify")) {
         classify.set_property("model", path_text(model)?);
@@ -127,6 +186,14 @@ fn build(
         total.fetch_add(1, Ordering::Relaxed);
         gst::PadProbeReturn::Ok
     });
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(event)) = &info.data
+            && event.type_() == gst::EventType::Eos
+        {
+            ending.store(true, Ordering::SeqCst);
+        }
+        gst::PadProbeReturn::Ok
+    });
     Ok(pipeline)
 }
 
@@ -137,8 +204,21 @@ enum End {
     Aborted,
 }
 
-/// Plays `pipeline` to its end, failing when no frame arrives for `stall`.
-fn play(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration, abort: &AtomicBool) -> End {
+/// How long after the last frame the end of a video may take with a broker: `alspublish`
+/// waits up to its `linger` (5 s) at EOS for the broker to take what is queued.
+const ENDING: Duration = Duration::from_secs(15);
+
+/// Plays `pipeline` to its end, failing when no frame arrives for `stall` (or, once the end
+/// of the stream has reached `alsexport` (`ending`), for [`ENDING`] if that is longer); what
+/// `alspublish` says on the way goes to `publishing`.
+fn play(
+    pipeline: &gst::Pipeline,
+    frames: &AtomicU64,
+    ending: &AtomicBool,
+    stall: Duration,
+    abort: &AtomicBool,
+    publishing: &mut Publishing,
+) -> End {
     let Some(bus) = pipeline.bus() else {
         return End::Failed("the pipeline has no bus".into());
     };
@@ -157,25 +237,55 @@ fn play(pipeline: &gst::Pipeline, frames: &AtomicU64, stall: Duration, abort: &A
         if abort.load(Ordering::SeqCst) {
             return End::Aborted;
         }
+        // Messages of other types are dropped by this call: those alspublish posts are
+        // asked for too.
         let msg = bus.timed_pop_filtered(
             gst::ClockTime::from_mseconds(200),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
+            &[
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Warning,
+                gst::MessageType::Element,
+            ],
         );
         match msg.as_ref().map(|m| m.view()) {
             Some(gst::MessageView::Eos(_)) => return End::Eos,
             Some(gst::MessageView::Error(e)) => return End::Failed(error_text(e)),
             _ => {}
         }
+        if let Some(msg) = &msg {
+            publishing.take(msg);
+        }
         let now = frames.load(Ordering::Relaxed);
+        let limit = if ending.load(Ordering::SeqCst) {
+            stall.max(ENDING)
+        } else {
+            stall
+        };
         if now != seen {
             (seen, last_progress) = (now, Instant::now());
-        } else if last_progress.elapsed() > stall {
+        } else if last_progress.elapsed() > limit {
             return End::Failed(format!(
                 "stalled: no frame for {} s after frame {seen}",
                 stall.as_secs()
             ));
         }
     }
+}
+
+/// Stops `pipeline`: to READY first, where `alspublish` stops its publisher (what the broker
+/// has not taken goes to the spool) and posts its last counters, which are read before NULL
+/// flushes the bus.
+fn stop(pipeline: &gst::Pipeline, publishing: &mut Publishing) {
+    let _ = pipeline.set_state(gst::State::Ready);
+    if let Some(bus) = pipeline.bus() {
+        while let Some(msg) =
+            bus.pop_filtered(&[gst::MessageType::Warning, gst::MessageType::Element])
+        {
+            publishing.take(&msg);
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
 }
 
 fn error_text(e: &gst::message::Error) -> String {
@@ -197,6 +307,9 @@ fn error_text(e: &gst::message::Error) -> String {
 
 /// Processes one video and returns its summary row; `frames` counts its frames as they pass,
 /// `total` those of the whole run. `abort` stops it (status `interrupted`).
+///
+/// With a broker the video is `ok` only when each of its records was taken by the broker or
+/// waits in the on-disk spool: none dropped, and as many sent or waiting as it has records.
 pub fn process(
     video: &Video,
     in_dir: &Path,
@@ -204,14 +317,38 @@ pub fn process(
     settings: &Settings,
     total: Arc<AtomicU64>,
     abort: &AtomicBool,
-) -> Row {
+) -> Done {
     let outputs = Outputs::new(video, out_dir, settings.annotate);
-    match run_one(video, in_dir, &outputs, settings, total, abort) {
+    let mut publishing = Publishing::default();
+    let row = match run_one(
+        video,
+        in_dir,
+        &outputs,
+        settings,
+        total,
+        abort,
+        &mut publishing,
+    ) {
         Ok(row) => row,
         Err(status) => {
             outputs.discard();
-            Row::failed(video.name(), status)
+            let mut row = Row::failed(video.name(), status);
+            if settings.broker.is_some() {
+                row.published = publishing.counter("sent");
+                row.waiting = publishing.counter("waiting");
+            }
+            row
         }
+    };
+    let connected = publishing
+        .counters
+        .as_ref()
+        .and_then(|c| c.get::<bool>("connected").ok())
+        .unwrap_or(false);
+    Done {
+        row,
+        warnings: publishing.warnings,
+        connected,
     }
 }
 
@@ -222,6 +359,7 @@ fn run_one(
     settings: &Settings,
     total: Arc<AtomicU64>,
     abort: &AtomicBool,
+    publishing: &mut Publishing,
 ) -> Result<Row, String> {
     let error = |why: String| summary::error_status(&why);
     let input = in_dir.join(&video.rel);
@@ -230,9 +368,26 @@ fn run_one(
             .map_err(|e| error(format!("could not create {}: {e}", parent.display())))?;
     }
     let frames = Arc::new(AtomicU64::new(0));
-    let pipeline = build(video, &input, outputs, settings, frames.clone(), total).map_err(error)?;
-    let end = play(&pipeline, &frames, settings.stall, abort);
-    let _ = pipeline.set_state(gst::State::Null);
+    let ending = Arc::new(AtomicBool::new(false));
+    let pipeline = build(
+        video,
+        &input,
+        outputs,
+        settings,
+        frames.clone(),
+        ending.clone(),
+        total,
+    )
+    .map_err(error)?;
+    let end = play(
+        &pipeline,
+        &frames,
+        &ending,
+        settings.stall,
+        abort,
+        publishing,
+    );
+    stop(&pipeline, publishing);
     drop(pipeline);
     match end {
         End::Eos => {}
@@ -240,17 +395,68 @@ fn run_one(
         End::Aborted => return Err(summary::STATUS_INTERRUPTED.into()),
     }
     let partial = part(&outputs.jsonl);
-    let text = std::fs::read_to_string(&partial)
+    let file = std::fs::File::open(&partial)
         .map_err(|e| error(format!("could not read back {}: {e}", partial.display())))?;
-    let row = summary::row_from_jsonl(video.name(), &text).map_err(error)?;
-    if row.frames == Some(0) {
+    let jsonl = summary::read_jsonl(video.name(), std::io::BufReader::new(file)).map_err(error)?;
+    let mut row = jsonl.row;
+    let frames = row.frames.unwrap_or(0);
+    if frames == 0 {
         return Err(error("no video frame decoded".into()));
     }
     for path in outputs.finals() {
         std::fs::rename(part(path), path)
             .map_err(|e| error(format!("could not rename to {}: {e}", path.display())))?;
     }
+    if let Some(broker) = &settings.broker {
+        // The outputs stay: they are complete. Only the broker's copy may not be.
+        let records = broker.frame_records(frames) + jsonl.other_records;
+        if let Some(problem) = check_published(publishing, records) {
+            row.status = error(problem);
+        }
+        row.published = publishing.counter("sent");
+        row.waiting = publishing.counter("waiting");
+    }
     Ok(row)
+}
+
+/// Why the `records` records of a video are not all safe (taken by the broker, or waiting in
+/// the on-disk spool), from the counters `alspublish` posted at its stop; `None` when they are.
+fn check_published(publishing: &Publishing, records: u64) -> Option<String> {
+    let (Some(sent), Some(waiting), Some(dropped)) = (
+        publishing.counter("sent"),
+        publishing.counter("waiting"),
+        publishing.counter("dropped"),
+    ) else {
+        return Some(
+            "alspublish gave no counters: whether its records reached the MQTT broker is unknown"
+                .into(),
+        );
+    };
+    if dropped > 0 {
+        return Some(format!(
+            "{dropped} of its {records} records were dropped before reaching the MQTT broker \
+             (spool full or not writable: see --mqtt-spool-max-bytes); its JSON Lines are \
+             complete"
+        ));
+    }
+    // Records the spool directory refused, held in memory: gone with the process.
+    let in_memory = publishing.counter("in-memory").unwrap_or(0);
+    if in_memory > 0 {
+        return Some(format!(
+            "{in_memory} of its {records} records could not be written to the MQTT spool and \
+             were lost when it stopped; its JSON Lines are complete"
+        ));
+    }
+    // The spool may hold records of an earlier run as well: then this can only tell that
+    // some are missing, not that none is.
+    if sent + waiting < records {
+        return Some(format!(
+            "{} of its {records} records neither reached the MQTT broker nor wait in the spool; \
+             its JSON Lines are complete",
+            records - sent - waiting
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! What one video's JSON Lines (schema 5, `docs/metadata.md`) say, and the summary CSV: one
 //! row per video, read back for `--resume`.
 
+use std::io::BufRead;
 use std::path::Path;
 
 use serde_json::Value;
@@ -10,6 +11,10 @@ use serde_json::Value;
 pub const STATUS_OK: &str = "ok";
 pub const STATUS_INTERRUPTED: &str = "interrupted";
 const MEAN_PREFIX: &str = "mean_p_";
+/// The columns of the records published to the broker and of those waiting in the spool
+/// (last, so that scripts reading columns by position still find the others).
+const PUBLISHED: &str = "mqtt_published";
+const WAITING: &str = "mqtt_waiting";
 
 /// One row of the summary. Numbers are absent for videos that failed.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -26,6 +31,10 @@ pub struct Row {
     pub label: String,
     /// `ok`, `error: <why>` or `interrupted`.
     pub status: String,
+    /// With `--broker`: records the broker acknowledged (QoS 1; at QoS 0, written to it).
+    pub published: Option<u64>,
+    /// With `--broker`: records waiting in the on-disk spool for a later run to send.
+    pub waiting: Option<u64>,
 }
 
 impl Row {
@@ -48,23 +57,49 @@ pub fn error_status(why: &str) -> String {
     format!("error: {}", one_line.join(" "))
 }
 
-/// Reads a video's JSON Lines into its row (status `ok`).
-pub fn row_from_jsonl(file: String, text: &str) -> Result<Row, String> {
+/// What a video's JSON Lines hold: its row (status `ok`) and how many of its records are not
+/// frame records (summaries, windows), which `alspublish` publishes as well.
+pub struct Jsonl {
+    pub row: Row,
+    pub other_records: u64,
+}
+
+/// Reads a video's JSON Lines into its row (status `ok`), line by line: the file is never
+/// held in memory whole (an hour with landmarks is over a gigabyte).
+#[cfg(test)]
+pub fn row_from_jsonl(file: String, reader: impl BufRead) -> Result<Row, String> {
+    read_jsonl(file, reader).map(|jsonl| jsonl.row)
+}
+
+/// Reads a video's JSON Lines into its row (status `ok`) and counts its other records, line by
+/// line: the file is never held in memory whole (an hour with landmarks is over a gigabyte).
+pub fn read_jsonl(file: String, mut reader: impl BufRead) -> Result<Jsonl, String> {
     let mut row = Row {
         file,
         status: STATUS_OK.into(),
         ..Row::default()
     };
-    let (mut frames, mut with_face, mut classified) = (0u64, 0u64, 0u64);
+    let (mut frames, mut with_face, mut classified, mut others) = (0u64, 0u64, 0u64, 0u64);
     let mut labels: Vec<String> = Vec::new();
     let (mut sums, mut counted): (Vec<f64>, u64) = (Vec::new(), 0);
     let (mut first_pts, mut previous_pts, mut last_pts) = (None, None, None);
-    for (i, line) in text.lines().enumerate() {
+    let mut line = String::new();
+    for i in 0u64.. {
+        line.clear();
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read line {} of the JSON Lines: {e}", i + 1))?;
+        if read == 0 {
+            break;
+        }
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(line)
+        let value: Value = serde_json::from_str(&line)
             .map_err(|e| format!("line {} of the JSON Lines is not JSON: {e}", i + 1))?;
+        if value.get("frame").is_none() {
+            others += 1;
+        }
         if let Some(summary) = value.get("summary") {
             if labels.is_empty() {
                 labels = string_list(&summary["labels"]);
@@ -140,7 +175,10 @@ pub fn row_from_jsonl(file: String, text: &str) -> Result<Row, String> {
             .map(|(l, _)| l.clone())
             .unwrap_or_default();
     }
-    Ok(row)
+    Ok(Jsonl {
+        row,
+        other_records: others,
+    })
 }
 
 fn string_list(value: &Value) -> Vec<String> {
@@ -177,6 +215,8 @@ fn header(labels: &[String]) -> Vec<String> {
     h.extend(labels.iter().map(|l| format!("{MEAN_PREFIX}{l}")));
     h.push("label".into());
     h.push("status".into());
+    h.push(PUBLISHED.into());
+    h.push(WAITING.into());
     h
 }
 
@@ -204,6 +244,8 @@ pub fn to_csv(labels: &[String], rows: &[Row]) -> Result<String, String> {
         }
         record.push(row.label.clone());
         record.push(row.status.clone());
+        record.push(opt(row.published));
+        record.push(opt(row.waiting));
         writer.write_record(&record).map_err(|e| e.to_string())?;
     }
     let bytes = writer.into_inner().map_err(|e| e.to_string())?;
@@ -240,6 +282,8 @@ pub fn from_csv(text: &str) -> Result<Vec<Row>, String> {
                 .collect(),
             label: get(column("label")).to_string(),
             status: get(Some(status)).to_string(),
+            published: number(PUBLISHED),
+            waiting: number(WAITING),
         });
     }
     Ok(rows)
@@ -267,7 +311,7 @@ mod tests {
 
     #[test]
     fn counts_frames_faces_and_classified_frames_and_averages_probabilities() {
-        let row = row_from_jsonl("a/b.mp4".into(), LINES).unwrap();
+        let row = row_from_jsonl("a/b.mp4".into(), LINES.as_bytes()).unwrap();
         assert_eq!(row.frames, Some(4));
         assert_eq!(row.frames_with_face, Some(3));
         assert_eq!(row.frames_classified, Some(2));
@@ -287,7 +331,7 @@ mod tests {
     fn unclassified_streams_have_no_means_or_label_and_garbage_is_an_error() {
         let row = row_from_jsonl(
             "x.mkv".into(),
-            "{\"schema\":3,\"frame\":0,\"pts_ns\":null,\"width\":1,\"height\":1}\n",
+            "{\"schema\":3,\"frame\":0,\"pts_ns\":null,\"width\":1,\"height\":1}\n".as_bytes(),
         )
         .unwrap();
         assert_eq!(
@@ -295,13 +339,15 @@ mod tests {
             (Some(1), Some(0), Some(0))
         );
         assert!(row.means.is_empty() && row.label.is_empty() && row.duration_s.is_none());
-        let err = row_from_jsonl("x".into(), "{\"frame\":0}\nnot json\n").unwrap_err();
+        let err = row_from_jsonl("x".into(), "{\"frame\":0}\nnot json\n".as_bytes()).unwrap_err();
         assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]
     fn csv_round_trips_with_a_column_per_label_of_any_row() {
-        let ok = row_from_jsonl("dir/with, comma.mp4".into(), LINES).unwrap();
+        let mut ok = row_from_jsonl("dir/with, comma.mp4".into(), LINES.as_bytes()).unwrap();
+        ok.published = Some(5);
+        ok.waiting = Some(0);
         let other = Row {
             file: "c.mp4".into(),
             frames: Some(1),
@@ -317,10 +363,10 @@ mod tests {
         let text = to_csv(&labels, &rows).unwrap();
         assert!(text.starts_with(
             "file,duration_s,frames,frames_with_face,frames_classified,\
-             mean_p_typical,mean_p_impaired,mean_p_other,label,status\n"
+             mean_p_typical,mean_p_impaired,mean_p_other,label,status,mqtt_published,mqtt_waiting\n"
         ));
         assert!(
-            text.contains("broken.mp4,,,,,,,,,error: no type found\n"),
+            text.contains("broken.mp4,,,,,,,,,error: no type found,,\n"),
             "{text}"
         );
         let back = from_csv(&text).unwrap();
@@ -331,8 +377,115 @@ mod tests {
         assert!((back[0].means[1].1 - 0.6667).abs() < 1e-9);
         assert_eq!(back[1].means, vec![("other".to_string(), 0.5)]);
         assert!(back[0].is_ok() && !back[2].is_ok());
+        assert_eq!((back[0].published, back[0].waiting), (Some(5), Some(0)));
+        assert_eq!((back[2].published, back[2].waiting), (None, None));
         // What was read back writes the same text.
         assert_eq!(to_csv(&labels, &back).unwrap(), text);
         assert!(from_csv("a,b\n1,2\n").is_err());
+        // A summary of an earlier version, without the broker columns, still reads.
+        let old = "file,frames,label,status\nx.mp4,3,,ok\n";
+        let back = from_csv(old).unwrap();
+        assert_eq!(back[0].frames, Some(3));
+        assert_eq!((back[0].published, back[0].waiting), (None, None));
+        assert!(back[0].is_ok());
+    }
+
+    /// The row `LINES` gave when the whole file was read into a string (before streaming).
+    fn expected_row(file: &str) -> Row {
+        Row {
+            file: file.into(),
+            duration_s: Some(0.133_333_334),
+            frames: Some(4),
+            frames_with_face: Some(3),
+            frames_classified: Some(2),
+            means: vec![
+                ("typical".into(), (0.25 + 0.75 + 0.0) / 3.0),
+                ("impaired".into(), (0.75 + 0.25 + 1.0) / 3.0),
+            ],
+            label: "impaired".into(),
+            status: STATUS_OK.into(),
+            published: None,
+            waiting: None,
+        }
+    }
+
+    /// Hands out its text a few bytes at a time, so lines arrive in pieces.
+    struct Trickle<'a> {
+        rest: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.rest.len());
+            buf[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_file_read_line_by_line_gives_the_same_row_as_before() {
+        let dir = std::env::temp_dir().join(format!("als-batch-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v.jsonl");
+        // Many copies of the frames, with the summary at the end, in a file.
+        let frames: String = LINES.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let summary = LINES.lines().nth(4).unwrap();
+        std::fs::write(&path, LINES).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // A buffer smaller than a line: every line is put together from several reads.
+        let row =
+            row_from_jsonl("v.mp4".into(), std::io::BufReader::with_capacity(16, file)).unwrap();
+        let expected = expected_row("v.mp4");
+        assert_eq!(
+            (row.frames, row.frames_with_face, row.frames_classified),
+            (
+                expected.frames,
+                expected.frames_with_face,
+                expected.frames_classified
+            )
+        );
+        assert_eq!(row.label, expected.label);
+        for ((l, m), (el, em)) in row.means.iter().zip(&expected.means) {
+            assert_eq!(l, el);
+            assert!((m - em).abs() < 1e-12, "{m} {em}");
+        }
+        assert!((row.duration_s.unwrap() - expected.duration_s.unwrap()).abs() < 1e-12);
+        assert_eq!(row.means.len(), expected.means.len());
+        // Through any BufRead, in pieces of any size, the same row; and the summary record
+        // is counted as the one record that is not a frame.
+        for step in [1, 3, 64, 1 << 20] {
+            let reader = std::io::BufReader::with_capacity(
+                7,
+                Trickle {
+                    rest: LINES.as_bytes(),
+                    step,
+                },
+            );
+            let jsonl = read_jsonl("v.mp4".into(), reader).unwrap();
+            assert_eq!(jsonl.row, row, "step {step}");
+            assert_eq!(jsonl.other_records, 1);
+        }
+        // A long file: 3000 copies of the frames, CRLF line ends, no final line end.
+        let long = format!("{}{summary}", frames.repeat(3000)).replace('\n', "\r\n");
+        std::fs::write(&path, &long).unwrap();
+        let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+        let jsonl = read_jsonl("v.mp4".into(), file).unwrap();
+        assert_eq!(jsonl.row.frames, Some(12_000));
+        assert_eq!(jsonl.row.frames_with_face, Some(9_000));
+        assert_eq!(jsonl.row.frames_classified, Some(6_000));
+        for ((l, m), (el, em)) in jsonl.row.means.iter().zip(&row.means) {
+            assert_eq!(l, el);
+            assert!((m - em).abs() < 1e-9, "{m} {em}");
+        }
+        assert_eq!(jsonl.other_records, 1);
+        // Bad bytes in the middle say which line.
+        let mut bad = LINES.as_bytes().to_vec();
+        let second = LINES.find('\n').unwrap() + 1;
+        bad.insert(second + 3, 0xff);
+        let err = row_from_jsonl("v.mp4".into(), bad.as_slice()).unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

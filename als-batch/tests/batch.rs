@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! `als-batch` on folders of synthetic face clips mixed with broken files: outputs, the
-//! summary CSV, exit codes, `--resume`, Ctrl-C, `--shard`, bad arguments.
+//! summary CSV, exit codes, `--resume`, Ctrl-C, `--shard`, bad arguments, colliding names,
+//! and publishing to a broker (Mosquitto from `tests/support`) that may be down.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use gst::prelude::*;
 use gstals::synthetic::Photo;
+
+#[path = "../../tests/support/mosquitto.rs"]
+mod mosquitto;
 use gstals::synthetic::subjects::{self, FPS, HEIGHT, Task, WIDTH};
 
 /// Frames per test clip (one second).
@@ -138,7 +142,10 @@ fn command(args: &[&Path], extra: &[&str]) -> Command {
         .args(args)
         .args(extra)
         // A registry of the test's own: a stale user cache cannot interfere.
-        .env("GST_REGISTRY", root().join("registry.bin"));
+        .env("GST_REGISTRY", root().join("registry.bin"))
+        // Never the real home's spool; the broker tests give each their own.
+        .env("XDG_STATE_HOME", root().join("state"))
+        .env_remove("ALS_MQTT_PASSWORD");
     command
 }
 
@@ -155,7 +162,13 @@ fn wait(mut child: Child, limit: Duration) -> Output {
 }
 
 fn als_batch(input: &Path, output: &Path, extra: &[&str]) -> Output {
+    als_batch_with_state(&root().join("state"), input, output, extra)
+}
+
+/// `als-batch` with `XDG_STATE_HOME` (where the default spool is) set to `state`.
+fn als_batch_with_state(state: &Path, input: &Path, output: &Path, extra: &[&str]) -> Output {
     let child = command(&[input, output], extra)
+        .env("XDG_STATE_HOME", state)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -537,121 +550,345 @@ fn a_second_ctrl_c_stops_the_videos_in_progress_and_deletes_their_outputs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The spool folder als-batch uses by default under `state` (its `XDG_STATE_HOME`).
+fn spool_dir(state: &Path) -> PathBuf {
+    state.join("gst-als").join("spool")
+}
+
+/// A Mosquitto broker in `dir/broker` that lets anyone in.
+fn start_broker(dir: &Path) -> mosquitto::Broker {
+    let home = dir.join("broker");
+    std::fs::create_dir_all(&home).unwrap();
+    mosquitto::Broker::start(&home, "allow_anonymous true")
+}
+
+fn start_broker_on(dir: &Path, port: u16) -> mosquitto::Broker {
+    let home = dir.join("broker");
+    std::fs::create_dir_all(&home).unwrap();
+    mosquitto::Broker::start_on(&home, port, "allow_anonymous true")
+}
+
+/// The records of `lines` per topic.
+fn per_topic(lines: &[(String, String)]) -> HashMap<String, Vec<serde_json::Value>> {
+    let mut topics: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for (topic, payload) in lines {
+        let value = serde_json::from_str(payload)
+            .unwrap_or_else(|e| panic!("{topic}: not JSON ({e}): {payload}"));
+        topics.entry(topic.clone()).or_default().push(value);
+    }
+    topics
+}
+
+/// The records the test is about: not the subscriber's probes (a late one can still arrive).
+fn published(lines: &[(String, String)]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter(|(topic, _)| topic != "als/probe")
+        .cloned()
+        .collect()
+}
+
+/// Waits until `count` records (not probes) arrived, up to 20 s, and returns them.
+fn wait_for_records(subscriber: &mosquitto::Subscriber, count: usize) -> Vec<(String, String)> {
+    published(&subscriber.wait_for(|lines| published(lines).len() >= count))
+}
+
+/// Every record of each stream arrived exactly once: its frames 0..FRAMES and one summary.
+fn assert_every_record_once(lines: &[(String, String)], streams: &[&str]) {
+    let topics = per_topic(lines);
+    let counts: HashMap<&String, usize> = topics.iter().map(|(t, r)| (t, r.len())).collect();
+    assert_eq!(lines.len(), streams.len() * (FRAMES + 1), "{counts:?}");
+    for stream in streams {
+        let frames = topics
+            .get(&format!("als/{stream}/frames"))
+            .unwrap_or_else(|| panic!("no frames of {stream}: {counts:?}"));
+        let mut numbers: Vec<u64> = frames
+            .iter()
+            .map(|f| f["frame"].as_u64().expect("a frame number"))
+            .collect();
+        numbers.sort();
+        assert_eq!(numbers, (0..FRAMES as u64).collect::<Vec<_>>(), "{stream}");
+        assert!(frames.iter().all(|f| f["stream"] == *stream), "{stream}");
+        let summaries = topics
+            .get(&format!("als/{stream}/summary"))
+            .unwrap_or_else(|| panic!("no summary of {stream}: {counts:?}"));
+        assert_eq!(summaries.len(), 1, "{stream}");
+        assert_eq!(summaries[0]["stream"], *stream);
+    }
+}
+
+fn number(row: &HashMap<String, String>, key: &str) -> u64 {
+    row[key]
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} in {row:?}"))
+}
+
 #[test]
 fn with_a_broker_each_video_is_published_as_its_own_stream() {
     let dir = scratch("broker");
-    let (input, output) = (dir.join("in"), dir.join("out"));
+    let (input, output, state) = (dir.join("in"), dir.join("out"), dir.join("state"));
     put_clip(&input, "ward 1/cam.mp4", 0);
     put_clip(&input, "b.mp4", 1);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let conf = dir.join("mosquitto.conf");
-    // SAFETY: getuid has no preconditions.
-    let user = if unsafe { libc::getuid() } == 0 {
-        "user root\n"
-    } else {
-        ""
-    };
-    std::fs::write(
-        &conf,
-        format!("{user}listener {port} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .unwrap();
-    let mut broker = Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto runs (scripts/install-deps.sh installs it)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Two videos of FRAMES frames, each with its classification and summary line.
-    let expected = 2 * (FRAMES + 1);
-    let mut subscriber = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            "als/#",
-            "-v",
-        ])
-        .args(["-W", "120"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mosquitto_sub runs");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let stdout = subscriber.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines_tx.send(line);
-        }
-    });
-    // Probes until one comes back: subscribed before anything is published.
-    let subscribing = Instant::now();
-    loop {
-        let _ = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-t",
-                "als/probe",
-            ])
-            .args(["-m", "probe"])
-            .status();
-        if lines_rx
-            .recv_timeout(Duration::from_millis(200))
-            .is_ok_and(|l| l.starts_with("als/probe"))
-        {
-            break;
-        }
-        assert!(
-            subscribing.elapsed() < Duration::from_secs(20),
-            "never subscribed"
-        );
-    }
-    let broker_url = format!("mqtt://127.0.0.1:{port}");
-    let out = als_batch(&input, &output, &["--broker", &broker_url]);
+    let broker = start_broker(&dir);
+    let subscriber = mosquitto::Subscriber::start(broker.port, &[]);
+    let out = als_batch_with_state(&state, &input, &output, &["--broker", &broker.url()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut received = Vec::new();
-    while received.len() < expected {
-        match lines_rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if !line.starts_with("als/probe") => received.push(line),
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    let _ = subscriber.kill();
-    let _ = subscriber.wait();
-    let _ = broker.kill();
-    let _ = broker.wait();
-    let text = received.join("\n");
-    let topics: Vec<&str> = received
-        .iter()
-        .filter_map(|l| l.split(' ').next())
-        .collect();
-    assert_eq!(topics.len(), expected, "{text}");
-    for stream in ["ward_1_cam.mp4", "b.mp4"] {
-        let frames = format!("als/{stream}/frames");
-        let summary = format!("als/{stream}/summary");
-        assert_eq!(topics.iter().filter(|t| **t == frames).count(), FRAMES);
-        assert_eq!(topics.iter().filter(|t| **t == summary).count(), 1);
+    let streams = ["ward_1_cam.mp4", "b.mp4"];
+    let lines = wait_for_records(&subscriber, streams.len() * (FRAMES + 1));
+    assert_every_record_once(&lines, &streams);
+    // The summary says every record was published and none waits.
+    let rows = summary(&output.join("summary.csv"));
+    for file in ["ward 1/cam.mp4", "b.mp4"] {
+        assert_good_row(&rows[file]);
+        assert_eq!(number(&rows[file], "mqtt_published"), FRAMES as u64 + 1);
+        assert_eq!(number(&rows[file], "mqtt_waiting"), 0);
     }
     // The file records name their stream too.
     let text = std::fs::read_to_string(output.join("b.jsonl")).expect("jsonl written");
     let last: serde_json::Value =
         serde_json::from_str(text.lines().last().expect("lines")).expect("JSON");
     assert_eq!(last["stream"], "b.mp4");
+    // The spool went to the default place under XDG_STATE_HOME, private, and is empty.
+    let spools = spool_dir(&state);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&spools).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    assert!(
+        gstals::publish::spool::spooled(&spools).unwrap().is_empty(),
+        "nothing waits"
+    );
+    broker.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn records_wait_on_disk_while_the_broker_is_down_and_a_later_run_sends_them() {
+    let dir = scratch("broker-down");
+    let (input, output, state) = (dir.join("in"), dir.join("out"), dir.join("state"));
+    put_clip(&input, "ward 1/cam.mp4", 0);
+    put_clip(&input, "b.mp4", 1);
+    // Nothing listens on the port yet.
+    let port = mosquitto::free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let started = Instant::now();
+    let out = als_batch_with_state(&state, &input, &output, &["--broker", &url, "--jobs", "2"]);
+    // The videos are done: their records are safe in the spool, and the CSV says so.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unreachable"),
+        "the publisher's warnings are shown: {}",
+        stderr(&out)
+    );
+    let rows = summary(&output.join("summary.csv"));
+    for file in ["ward 1/cam.mp4", "b.mp4"] {
+        assert_good_row(&rows[file]);
+        assert_eq!(number(&rows[file], "mqtt_published"), 0);
+        assert_eq!(number(&rows[file], "mqtt_waiting"), FRAMES as u64 + 1);
+    }
+    assert_eq!(
+        gstals::publish::spool::spooled(&spool_dir(&state))
+            .unwrap()
+            .len(),
+        2,
+        "one spool per video"
+    );
+    eprintln!("first run (broker down): {:?}", started.elapsed());
+
+    // The broker is back; the next run skips every video and still sends what waits.
+    let broker = start_broker_on(&dir, port);
+    let subscriber = mosquitto::Subscriber::start(port, &[]);
+    let again = als_batch_with_state(
+        &state,
+        &input,
+        &output,
+        &["--broker", &url, "--resume", "--jobs", "2"],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("2 videos already done"),
+        "{}",
+        stderr(&again)
+    );
+    let streams = ["ward_1_cam.mp4", "b.mp4"];
+    let lines = wait_for_records(&subscriber, streams.len() * (FRAMES + 1));
+    assert_every_record_once(&lines, &streams);
+    assert!(
+        gstals::publish::spool::spooled(&spool_dir(&state))
+            .unwrap()
+            .is_empty(),
+        "nothing waits any more"
+    );
+    // The kept rows now say so too.
+    let resumed = summary(&output.join("summary.csv"));
+    for file in ["ward 1/cam.mp4", "b.mp4"] {
+        assert_good_row(&resumed[file]);
+        assert_eq!(number(&resumed[file], "mqtt_published"), FRAMES as u64 + 1);
+        assert_eq!(number(&resumed[file], "mqtt_waiting"), 0);
+    }
+    broker.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_jobs_with_one_client_id_publish_every_record_without_disconnects() {
+    let dir = scratch("broker-jobs");
+    let (input, output, state) = (dir.join("in"), dir.join("out"), dir.join("state"));
+    put_clip(&input, "a.mp4", 2);
+    put_clip(&input, "b.mp4", 3);
+    let broker = start_broker(&dir);
+    let subscriber = mosquitto::Subscriber::start(broker.port, &[]);
+    let out = als_batch_with_state(
+        &state,
+        &input,
+        &output,
+        &[
+            "--broker",
+            &broker.url(),
+            "--jobs",
+            "2",
+            "--mqtt-client-id",
+            "X",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A client taken over by one with the same id would say "unreachable" and resend.
+    for word in ["unreachable", "refused", "spool"] {
+        assert!(!stderr(&out).contains(word), "{word}: {}", stderr(&out));
+    }
+    let streams = ["a.mp4", "b.mp4"];
+    let lines = wait_for_records(&subscriber, streams.len() * (FRAMES + 1));
+    assert_every_record_once(&lines, &streams);
+    let rows = summary(&output.join("summary.csv"));
+    for file in streams {
+        assert_good_row(&rows[file]);
+        assert_eq!(number(&rows[file], "mqtt_published"), FRAMES as u64 + 1);
+        assert_eq!(number(&rows[file], "mqtt_waiting"), 0);
+    }
+    broker.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_broker_fails_before_any_video() {
+    let dir = scratch("bad-broker");
+    let (input, output, state) = (dir.join("in"), dir.join("out"), dir.join("state"));
+    put_clip(&input, "v.mp4", 0);
+    let not_a_dir = put(&dir, "a-file", b"");
+    let spool_under_file = not_a_dir.join("spool");
+    let cases: [(Vec<&str>, &str); 5] = [
+        (vec!["--broker", "http://127.0.0.1:1883"], "mqtt://host"),
+        (vec!["--broker", "mqtt://127.0.0.1:port"], "not a number"),
+        (vec!["--broker", "mqtts://127.0.0.1:8883"], "--mqtt-ca-file"),
+        (
+            vec![
+                "--broker",
+                "mqtts://127.0.0.1:8883",
+                "--mqtt-ca-file",
+                "/nonexistent/ca.pem",
+            ],
+            "/nonexistent/ca.pem",
+        ),
+        (
+            vec![
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--mqtt-spool-dir",
+                spool_under_file.to_str().unwrap(),
+            ],
+            "spool folder",
+        ),
+    ];
+    for (args, says) in cases {
+        let started = Instant::now();
+        let out = als_batch_with_state(&state, &input, &output, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        let written: Vec<PathBuf> = if output.exists() {
+            files_under(&output)
+        } else {
+            Vec::new()
+        };
+        assert!(written.is_empty(), "{args:?}: {written:?}");
+    }
+    // A password in the address is never repeated.
+    let out = als_batch_with_state(
+        &state,
+        &input,
+        &output,
+        &["--broker", "mqtt://nurse:s3cret-pw@127.0.0.1:port"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("s3cret-pw"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn inputs_that_would_share_an_output_name_get_their_own() {
+    let dir = scratch("collide");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    // a.mp4 and a.mkv keep their extension; a.mp4.mkv would then take a.mp4's name.
+    let names = ["a.mp4", "a.mkv", "a.mp4.mkv"];
+    for (i, name) in names.iter().enumerate() {
+        put_clip(&input, name, i);
+    }
+    let out = als_batch(&input, &output, &["--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = summary(&output.join("summary.csv"));
+    for name in names {
+        assert_good_row(&rows[name]);
+        // Each output holds its own video's records (alsexport names the stream).
+        let jsonl = output.join(format!("{name}.jsonl"));
+        let (frames, _) = records(&jsonl);
+        assert_eq!(frames, FRAMES, "{name}");
+        let text = std::fs::read_to_string(&jsonl).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["stream"], name, "{}", jsonl.display());
+    }
+    let jsonl: Vec<PathBuf> = files_under(&output)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(jsonl.len(), names.len(), "{jsonl:?}");
+    // The same names on the next run: --resume finds every output.
+    let again = als_batch(&input, &output, &["--resume"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("3 videos already done"),
+        "{}",
+        stderr(&again)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn records_the_spool_drops_make_the_video_fail_and_say_so() {
+    let dir = scratch("spool-full");
+    let (input, output, state) = (dir.join("in"), dir.join("out"), dir.join("state"));
+    put_clip(&input, "v.mp4", 0);
+    // No broker, and a spool too small for the video's records: the oldest are dropped.
+    let url = format!("mqtt://127.0.0.1:{}", mosquitto::free_port());
+    let out = als_batch_with_state(
+        &state,
+        &input,
+        &output,
+        &["--broker", &url, "--mqtt-spool-max-bytes", "4096"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let rows = summary(&output.join("summary.csv"));
+    let row = &rows["v.mp4"];
+    assert!(
+        row["status"].starts_with("error: ") && row["status"].contains("dropped"),
+        "{row:?}"
+    );
+    assert!(stderr(&out).contains("dropped"), "{}", stderr(&out));
+    // The file output is complete and kept; --resume processes the video again.
+    assert_eq!(number(row, "frames"), FRAMES as u64);
+    assert_eq!(records(&output.join("v.jsonl")).0, FRAMES);
+    assert!(number(row, "mqtt_waiting") < FRAMES as u64 + 1, "{row:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
