@@ -37,7 +37,7 @@ struct Outcome {
 
 /// Runs `launch` (ending in `appsink name=out`), calling `during` with the elapsed time
 /// while it plays.
-fn run(launch: &str, mut during: impl FnMut(Duration)) -> Outcome {
+fn run(launch: &str, mut during: impl FnMut(Duration, &gst::Element)) -> Outcome {
     common::init();
     let pipeline = gst::parse::launch(launch).expect("pipeline parses");
     let sink = common::appsink(&pipeline);
@@ -57,7 +57,7 @@ fn run(launch: &str, mut during: impl FnMut(Duration)) -> Outcome {
     let bus = pipeline.bus().expect("bus");
     let (mut warnings, mut counters) = (Vec::new(), Vec::new());
     loop {
-        during(start.elapsed());
+        during(start.elapsed(), &pipeline);
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else {
             assert!(
                 start.elapsed() < Duration::from_secs(60),
@@ -146,38 +146,52 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
     let dir = common::scratch_dir("publish-restart");
     let first = Broker::start(&dir, "allow_anonymous true");
     let port = first.port;
-    let broker = Arc::new(Mutex::new(Some(first)));
+    let broker = Mutex::new(Some(first));
     let subscriber = Subscriber::start(port, &[]);
-    let (mut stopped, mut restarted) = (false, false);
-    let handle = broker.clone();
-    let bdir = dir.clone();
+    // The broker goes away once records flow, and comes back once the element has spooled
+    // a second's worth: events, not times, so a slow or a fast machine tests the same.
+    let (mut stopped_at, mut restarted_at) = (None, None);
     let outcome = run(
         &format!(
             "videotestsrc is-live=true num-buffers=150 ! video/x-raw,width=64,height=48,\
-             framerate=30/1 ! alspublish broker=mqtt://127.0.0.1:{port} stream-name=cam2 \
-             linger=20 ! appsink name=out sync=false"
+             framerate=30/1 ! alspublish name=pub broker=mqtt://127.0.0.1:{port} \
+             stream-name=cam2 linger=20 ! appsink name=out sync=false"
         ),
-        move |t| {
-            if !stopped && t > Duration::from_millis(1500) {
-                if let Some(b) = handle.lock().unwrap().take() {
+        |t, pipeline| {
+            if stopped_at.is_none() && frame_numbers(&subscriber.lines()).len() >= 20 {
+                if let Some(b) = broker.lock().unwrap().take() {
                     b.stop();
                 }
-                stopped = true;
+                stopped_at = Some(t);
             }
-            if !restarted && t > Duration::from_millis(3500) {
-                *handle.lock().unwrap() =
-                    Some(Broker::start_on(&bdir, port, "allow_anonymous true"));
-                restarted = true;
+            let spooled = pipeline
+                .downcast_ref::<gst::Bin>()
+                .and_then(|bin| bin.by_name("pub"))
+                .map(|e| e.property::<gst::Structure>("counters"))
+                .and_then(|c| c.get::<u64>("spooled").ok())
+                .unwrap_or(0);
+            if stopped_at.is_some() && restarted_at.is_none() && spooled >= 30 {
+                *broker.lock().unwrap() =
+                    Some(Broker::start_on(&dir, port, "allow_anonymous true"));
+                restarted_at = Some(t);
             }
         },
     );
-    // The stream ran at its own pace throughout: 30 frames a second, no stall.
     assert_eq!(outcome.arrivals.len(), 150);
-    let gaps: Vec<Duration> = outcome.arrivals.windows(2).map(|w| w[1] - w[0]).collect();
-    let worst = gaps.iter().max().copied().unwrap_or_default();
-    // The broker is away for 2 s; waiting on it would stall that long. The bound leaves room
-    // for a loaded machine (measured: one frame interval).
-    assert!(worst < Duration::from_millis(1000), "a {worst:?} stall");
+    // The stream never waited for the broker: while it was away, frames went on reaching
+    // the sink (at least the 30 the element spooled meanwhile).
+    let (Some(stop), Some(restart)) = (stopped_at, restarted_at) else {
+        panic!("the broker was not stopped and restarted: {stopped_at:?} {restarted_at:?}");
+    };
+    let during_outage = outcome
+        .arrivals
+        .iter()
+        .filter(|&&a| a >= stop && a <= restart)
+        .count();
+    assert!(
+        during_outage >= 30,
+        "{during_outage} frames during the outage"
+    );
     let lines = subscriber.wait_for(|l| frame_numbers(l).contains(&149));
     let numbers = frame_numbers(&lines);
     let mut first_seen = Vec::new();
@@ -202,7 +216,7 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
         "{duplicates} duplicates, {resent} resent"
     );
     assert!(last_count(&outcome, "reconnects") >= 1);
-    // The 2 s outage at 30 frames a second.
+    // The broker came back only after 30 were spooled.
     assert!(
         last_count(&outcome, "spooled") >= 30,
         "{:?}",
@@ -215,7 +229,8 @@ fn a_broker_restart_neither_stalls_the_stream_nor_loses_a_record() {
         outcome.warnings
     );
     eprintln!(
-        "broker restart: {} records, {duplicates} duplicates, {resent} resent, worst gap {worst:?}",
+        "broker restart: {} records, {duplicates} duplicates, {resent} resent, \
+         {during_outage} frames through during the outage",
         numbers.len()
     );
 }
@@ -229,7 +244,7 @@ fn a_full_spool_drops_the_oldest_and_says_so() {
              alspublish broker=mqtt://127.0.0.1:{port} stream-name=cam3 spool-max-bytes=4096 \
              linger=0.5 ! appsink name=out sync=false"
         ),
-        |_| {},
+        |_, _| {},
     );
     assert_eq!(outcome.arrivals.len(), 200, "the stream went on");
     let dropped = last_count(&outcome, "dropped");
@@ -263,11 +278,11 @@ fn an_on_disk_spool_is_sent_by_the_next_run() {
             spool.display()
         )
     };
-    let first = run(&launch(20, "0.2"), |_| {});
+    let first = run(&launch(20, "0.2"), |_, _| {});
     assert_eq!(last_count(&first, "waiting"), 20);
     let _broker = Broker::start_on(&dir, port, "allow_anonymous true");
     let subscriber = Subscriber::start(port, &[]);
-    let second = run(&launch(5, "10"), |_| {});
+    let second = run(&launch(5, "10"), |_, _| {});
     assert_eq!(last_count(&second, "sent"), 25);
     let lines = subscriber.wait_for(|l| l.len() >= 25);
     // The first run's 20 records, then the second's 5, each numbered from 0.
@@ -303,9 +318,9 @@ fn tls_with_the_right_ca_delivers_and_with_another_ca_is_refused_with_a_warning(
             ca.display()
         )
     };
-    let good = run(&launch(&ca, "tls-good"), |_| {});
+    let good = run(&launch(&ca, "tls-good"), |_, _| {});
     assert_eq!(last_count(&good, "sent"), 10, "{:?}", good.warnings);
-    let bad = run(&launch(&other, "tls-bad"), |_| {});
+    let bad = run(&launch(&other, "tls-bad"), |_, _| {});
     assert_eq!(last_count(&bad, "sent"), 0);
     assert!(
         bad.warnings.iter().any(|w| w.contains("TLS")),
@@ -334,9 +349,9 @@ fn a_wrong_password_or_address_is_a_warning_and_a_bad_url_an_error() {
              linger=2 ! appsink name=out sync=false"
         )
     };
-    let right = run(&launch("right"), |_| {});
+    let right = run(&launch("right"), |_, _| {});
     assert_eq!(last_count(&right, "sent"), 10, "{:?}", right.warnings);
-    let wrong = run(&launch("wrong"), |_| {});
+    let wrong = run(&launch("wrong"), |_, _| {});
     assert_eq!(last_count(&wrong, "sent"), 0);
     assert!(
         wrong.warnings.iter().any(|w| w.contains("refused")),
@@ -366,7 +381,7 @@ fn qos_0_and_every_third_frame() {
              alspublish broker=mqtt://127.0.0.1:{port} stream-name=cam5 qos=0 \
              frame-interval=3 client-id=probe-qos0 ! appsink name=out sync=false"
         ),
-        |_| {},
+        |_, _| {},
     );
     assert_eq!(last_count(&outcome, "sent"), 10);
     let lines = subscriber.wait_for(|l| l.len() >= 10);
