@@ -164,14 +164,24 @@ fn alsflow_default_grid_pools_exactly_to_the_demo_models_grid() {
     assert_eq!(fine.len(), 12);
     let classified = fine.iter().filter(|m| m.classified()).count();
     assert!(classified >= 10, "{classified} frames classified");
+    assert_eq!(coarse.len(), fine.len());
+    let mut compared = 0;
+    let mut worst = 0.0f32;
     for (a, b) in coarse.iter().zip(&fine) {
+        assert_eq!(a.faces.len(), b.faces.len(), "the same faces");
         for (fa, fb) in a.faces.iter().zip(&b.faces) {
-            assert_eq!(fa.reason, fb.reason);
+            assert_eq!((fa.face_id, &fa.reason), (fb.face_id, &fb.reason));
+            assert_eq!(fa.probabilities.len(), fb.probabilities.len());
             for (pa, pb) in fa.probabilities.iter().zip(&fb.probabilities) {
-                assert!((pa - pb).abs() < 1e-3, "{pa} vs {pb}");
+                worst = worst.max((pa - pb).abs());
+                compared += 1;
             }
         }
     }
+    eprintln!("32x32 pooled vs 16x16: worst probability difference {worst:.2e}");
+    assert!(compared >= 20, "{compared} probabilities compared");
+    // Measured: 1.2e-7 (float rounding of the pooled means).
+    assert!(worst < 1e-5, "{worst}");
 }
 
 /// Mean flow branch input of the frames' faces, as `alsclassify` computes it (the same
