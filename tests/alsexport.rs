@@ -241,10 +241,29 @@ fn dev_null_takes_every_line_and_ends_cleanly() {
     init();
     let pipeline = gst::parse::launch(
         "videotestsrc num-buffers=5 ! video/x-raw,width=32,height=24 ! alsflow ! \
-         alsexport location=/dev/null ! fakesink",
+         alsexport location=/dev/null ! fakesink name=sink signal-handoffs=true",
     )
     .unwrap();
-    run_to_eos(&pipeline);
+    let passed = Arc::new(Mutex::new(0));
+    let counted = passed.clone();
+    pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("sink"))
+        .expect("sink")
+        .connect("handoff", false, move |_| {
+            *counted.lock().unwrap() += 1;
+            None
+        });
+    let messages = common::run_to_eos_collecting(&pipeline);
+    assert_eq!(*passed.lock().unwrap(), 5, "every buffer went through");
+    let complaints: Vec<String> = messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Warning(w) => Some(w.error().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(complaints.is_empty(), "{complaints:?}");
 }
 
 fn mkfifo(path: &std::path::Path) {
