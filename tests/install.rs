@@ -2,10 +2,12 @@
 
 //! The meson build as a packager runs it: into a temporary prefix, the plugin stripped and
 //! under `<prefix>/<libdir>/gstreamer-1.0`, `meson install` copying without building, and the
-//! installed plugin working with only `GST_PLUGIN_PATH` pointing at the prefix while the
-//! checkout's `third_party/` (ONNX Runtime, models) is moved aside.
+//! installed plugin working with only `GST_PLUGIN_PATH` pointing at the prefix after the
+//! source tree's `third_party/` (ONNX Runtime, models) is gone.
 //!
-//! This is its own test binary so that nothing else runs while `third_party/` is away.
+//! The build runs in a copy of the checkout (its `third_party/` hard-linked), so removing
+//! that `third_party/` touches nothing of the checkout's, and a killed test leaves the
+//! checkout as it was.
 
 mod common;
 
@@ -42,37 +44,39 @@ fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
-/// Moves a folder aside and always brings it back, even when the test fails.
-struct MovedAside {
-    from: PathBuf,
-    to: PathBuf,
-}
-
-impl MovedAside {
-    fn new(from: PathBuf) -> Self {
-        let to = from.with_extension(format!("moved-aside-{}", std::process::id()));
-        std::fs::rename(&from, &to).expect("third_party moves aside");
-        Self { from, to }
-    }
-}
-
-impl Drop for MovedAside {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::rename(&self.to, &self.from) {
-            eprintln!(
-                "could not move {} back to {}: {e}",
-                self.to.display(),
-                self.from.display()
-            );
+/// A copy of the checkout at `to`: every file except `target/` and `.git/`, `third_party/`
+/// hard-linked (the same file system, no space, and nothing that leads back to the
+/// checkout's own paths).
+fn copy_checkout(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("copy folder");
+    for entry in std::fs::read_dir(from)
+        .expect("checkout readable")
+        .flatten()
+    {
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
         }
+        let flags = if name == "third_party" { "-al" } else { "-a" };
+        run(
+            "cp",
+            &[
+                flags,
+                &entry.path().display().to_string(),
+                &to.display().to_string(),
+            ],
+            from,
+        );
     }
 }
 
 #[test]
 fn meson_installs_a_stripped_self_contained_plugin_under_the_prefix() {
     common::init();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scratch = common::scratch_dir("meson-install");
+    let source = scratch.join("source");
+    copy_checkout(Path::new(env!("CARGO_MANIFEST_DIR")), &source);
+    let source = source.as_path();
     let (build, prefix) = (scratch.join("build"), scratch.join("prefix"));
     let clip = scratch.join("face.mp4");
     common::face_mp4(&clip, 8, true);
@@ -143,7 +147,7 @@ fn meson_installs_a_stripped_self_contained_plugin_under_the_prefix() {
         assert!(found.starts_with(&prefix));
     }
 
-    let _aside = MovedAside::new(source.join("third_party"));
+    std::fs::remove_dir_all(source.join("third_party")).expect("the copy's third_party goes");
     let jsonl = scratch.join("out.jsonl");
     let out = Command::new("gst-launch-1.0")
         .args([
@@ -174,7 +178,7 @@ fn meson_installs_a_stripped_self_contained_plugin_under_the_prefix() {
         .expect("gst-launch-1.0 runs");
     assert!(
         out.status.success(),
-        "the installed plugin failed without the checkout's third_party:\n{}",
+        "the installed plugin failed without the source's third_party:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let records = std::fs::read_to_string(&jsonl).expect("JSON Lines written");
