@@ -141,7 +141,15 @@ fn close(got: f64, want: f64, tolerance: f64) -> bool {
 
 #[test]
 fn rate_and_amplitude_of_a_known_jaw_movement() {
-    for (rate_hz, opening) in [(1.7, 0.15), (3.2, 0.08), (0.8, 0.25)] {
+    // Amplitude tolerances from what was measured (-0.56%, -1.96%, -0.13%, -5.71% in this
+    // order), each below what the two-stage smoother (0.03 s) takes without the correction
+    // (about 9%, 27%, 2% and 52% at these rates), so an element that lost it fails.
+    for (rate_hz, opening, tolerance) in [
+        (1.7, 0.15, 0.02),
+        (3.2, 0.08, 0.04),
+        (0.8, 0.25, 0.01),
+        (5.5, 0.05, 0.08),
+    ] {
         let motion = MeshMotion {
             rate_hz,
             jaw: opening,
@@ -150,15 +158,23 @@ fn rate_and_amplitude_of_a_known_jaw_movement() {
         let r = run(&motion, 30.0, 8.0, "window=4");
         assert_eq!(r.summary.len(), 1);
         let s = jaw(&r);
+        eprintln!(
+            "{rate_hz} Hz: rate {:+.2}%, amplitude {:+.2}%",
+            (s.rate / rate_hz - 1.0) * 100.0,
+            (s.amplitude / opening - 1.0) * 100.0
+        );
         assert!(close(s.rate, rate_hz, 0.05), "{rate_hz} Hz: {s:?}");
-        assert!(close(s.amplitude, opening, 0.10), "{opening}: {s:?}");
+        assert!(close(s.amplitude, opening, tolerance), "{opening}: {s:?}");
         assert!(s.cycle_variability < 0.05, "{s:?}");
         // One window closed at 4 s, the second at EOS; each on its own is right too.
         assert_eq!(r.windows.len(), 2, "{:?}", r.windows);
         for w in &r.windows {
             let s = w.stats[measure("jaw-opening")];
             assert!(close(s.rate, rate_hz, 0.05), "{rate_hz} Hz window: {s:?}");
-            assert!(close(s.amplitude, opening, 0.10), "{opening} window: {s:?}");
+            assert!(
+                close(s.amplitude, opening, tolerance),
+                "{opening} window: {s:?}"
+            );
         }
         // The lips open with the jaw; the mouth's width does not change.
         let lips = r.summary[0].stats[measure("lip-aperture")];
@@ -444,6 +460,12 @@ fn video_through_alsmesh_alskinematics_and_alsexport() {
         pose["yaw"].as_f64().is_some_and(|y| y.abs() < 10.0),
         "{pose}"
     );
+    // A still face repeats nothing: its landmarks' jitter is no repetition.
+    for measure in NAMES {
+        let stats = &base["iod"][measure.replace('-', "_")];
+        assert_eq!(stats["rate_hz"].as_f64(), Some(0.0), "{measure}: {stats}");
+        assert!(stats["amplitude"].is_null(), "{measure}: {stats}");
+    }
 
     let moved = Motion {
         scale: still.scale / 2.0,
