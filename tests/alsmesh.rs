@@ -52,8 +52,9 @@ fn landmarks_match_mediapipe() {
             .collect();
         let mean = errors.iter().sum::<f64>() / errors.len() as f64;
         let max = errors.iter().copied().fold(0.0, f64::max);
+        // Measured: worst frame mean 0.043 px, worst point 0.11 px.
         assert!(
-            mean <= 0.5 && max <= 2.0,
+            mean <= 0.1 && max <= 0.3,
             "frame {i}: mean {mean:.3} px, max {max:.3} px"
         );
         worst_mean = worst_mean.max(mean);

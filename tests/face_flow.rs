@@ -56,8 +56,13 @@ fn face_flow_does_not_depend_on_face_size_or_roll() {
     let small = clip_mean(&run_clip(talking(75, 0), face));
     let large = clip_mean(&run_clip(talking(225, 0), face));
     assert!(small > 0.05, "the jaw's motion is measured: {small}");
+    eprintln!(
+        "face flow: small vs large face {:+.2}%",
+        (small / large - 1.0) * 100.0
+    );
     assert!(
-        (small - large).abs() < 0.15 * large,
+        // Measured: 0.08% apart.
+        (small - large).abs() < 0.03 * large,
         "small face {small}, large face {large}"
     );
     // Measured on the frame instead, the same motion differs several times over.
@@ -71,7 +76,12 @@ fn face_flow_does_not_depend_on_face_size_or_roll() {
     let upright_clip = run_clip(talking(150, 0), face);
     let rolled_clip = run_clip(talking(150, 30), face);
     let (upright, rolled) = (clip_mean(&upright_clip), clip_mean(&rolled_clip));
+    eprintln!(
+        "face flow: rolled 30 degrees vs upright {:+.2}%",
+        (rolled / upright - 1.0) * 100.0
+    );
     assert!(
+        // Measured: 11% apart (the rolled face's square resamples the warped photo).
         (upright - rolled).abs() < 0.15 * upright,
         "upright {upright}, rolled {rolled}"
     );
