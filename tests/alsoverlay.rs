@@ -196,3 +196,94 @@ fn each_layer_lands_where_its_meta_says_and_all_off_changes_nothing() {
         "class panels on {panels} of {FRAMES} frames"
     );
 }
+
+/// What `alsoverlay` draws on a gray `format` frame, converted to RGB by `videoconvert`.
+fn drawn_as_rgb(format: VideoFormat, w: u32, h: u32) -> Vec<u8> {
+    common::init();
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time ! alsoverlay draw-flow=false ! videoconvert ! \
+         video/x-raw,format=RGB ! appsink name=out sync=false",
+    )
+    .expect("pipeline parses");
+    let (src, sink) = (common::appsrc(&pipeline), common::appsink(&pipeline));
+    src.set_caps(Some(&common::video_caps(format, w, h)));
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let mut frame = common::frame_buffer(&vec![128u8; (w * h) as usize], format, w, h);
+    {
+        let b = frame.get_mut().expect("writable");
+        b.set_pts(gst::ClockTime::ZERO);
+        circle_face(0.5, 0.5, 0.3).attach(b).expect("meta attaches");
+    }
+    src.push_buffer(frame).expect("pushed");
+    let sample = sink
+        .try_pull_sample(gst::ClockTime::from_seconds(10))
+        .expect("a frame");
+    pipeline.set_state(gst::State::Null).expect("stops");
+    let info = gst_video::VideoInfo::from_caps(sample.caps().expect("caps")).expect("info");
+    let buffer = sample.buffer().expect("buffer");
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).expect("maps");
+    let stride = frame.plane_stride()[0] as usize;
+    let plane = frame.plane_data(0).expect("plane");
+    (0..h as usize)
+        .flat_map(|y| plane[y * stride..y * stride + 3 * w as usize].to_vec())
+        .collect()
+}
+
+#[test]
+fn every_format_draws_the_same_colours() {
+    let (w, h) = (160u32, 120u32);
+    let reference = drawn_as_rgb(VideoFormat::Rgbx, w, h);
+    // The pixels the reference drew on (not the gray background), and their mean colour.
+    let drawn: Vec<usize> = (0..(w * h) as usize)
+        .filter(|&i| {
+            reference[3 * i..3 * i + 3]
+                .iter()
+                .any(|&c| c.abs_diff(128) > 40)
+        })
+        .collect();
+    assert!(drawn.len() > 200, "{} pixels drawn", drawn.len());
+    let mean = |rgb: &[u8]| -> [f64; 3] {
+        std::array::from_fn(|c| {
+            drawn.iter().map(|&i| rgb[3 * i + c] as f64).sum::<f64>() / drawn.len() as f64
+        })
+    };
+    let expected = mean(&reference);
+    // Its colour is no gray: a swapped chroma plane or channel would show.
+    let spread = expected.iter().cloned().fold(f64::MIN, f64::max)
+        - expected.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread > 30.0, "the drawing is coloured: {expected:?}");
+    let formats = [
+        VideoFormat::I420,
+        VideoFormat::Yv12,
+        VideoFormat::Nv12,
+        VideoFormat::Nv21,
+        VideoFormat::Rgb,
+        VideoFormat::Bgr,
+        VideoFormat::Rgbx,
+        VideoFormat::Bgrx,
+        VideoFormat::Xrgb,
+        VideoFormat::Xbgr,
+        VideoFormat::Rgba,
+        VideoFormat::Bgra,
+        VideoFormat::Argb,
+        VideoFormat::Abgr,
+    ];
+    for format in formats {
+        let got = mean(&drawn_as_rgb(format, w, h));
+        let worst = (0..3)
+            .map(|c| (got[c] - expected[c]).abs())
+            .fold(0.0, f64::max);
+        eprintln!("{format:?}: mean drawn colour {got:.0?} vs RGBx {expected:.0?}");
+        // Chroma at half resolution blurs thin lines' colour into the gray; a swapped plane or
+        // channel moves a channel by the colour's whole spread.
+        let tolerance = if format.to_str().starts_with(['I', 'Y', 'N']) {
+            spread / 3.0
+        } else {
+            1.0
+        };
+        assert!(
+            worst <= tolerance,
+            "{format:?}: {got:?} vs {expected:?} (tolerance {tolerance:.1})"
+        );
+    }
+}
