@@ -378,7 +378,7 @@ fn qos_0_and_every_third_frame() {
     let outcome = run(
         &format!(
             "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,framerate=30/1 ! \
-             alspublish broker=mqtt://127.0.0.1:{port} stream-name=cam5 qos=0 \
+             alspublish broker=mqtt://127.0.0.1:{port} stream-name=cam5 mqtt-qos=0 \
              frame-interval=3 client-id=probe-qos0 ! appsink name=out sync=false"
         ),
         |_, _| {},

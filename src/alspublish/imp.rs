@@ -167,7 +167,7 @@ impl ObjectImpl for AlsPublish {
                 string("stream-name", "Stream name", "Name of this camera or stream: in every record and in the topics <topic-prefix>/<stream-name>/frames and .../summary", Some(&d.stream_name)),
                 string("topic-prefix", "Topic prefix", "First level of the topics", Some(&d.topic_prefix)),
                 string("client-id", "Client id", "MQTT client id (unset: gst-als-<stream-name>); also names the spool file", None),
-                glib::ParamSpecUInt::builder("qos")
+                glib::ParamSpecUInt::builder("mqtt-qos")
                     .nick("QoS")
                     .blurb("MQTT quality of service: 0 at most once, 1 at least once (acknowledged, resent after a loss)")
                     .maximum(1)
@@ -245,7 +245,7 @@ impl ObjectImpl for AlsPublish {
             "stream-name" => s.stream_name = text().unwrap_or_default(),
             "topic-prefix" => s.topic_prefix = text().unwrap_or_default(),
             "client-id" => s.client_id = text(),
-            "qos" => s.qos = value.get().expect("type checked upstream"),
+            "mqtt-qos" => s.qos = value.get().expect("type checked upstream"),
             "ca-file" => s.ca_file = text(),
             "cert-file" => s.cert_file = text(),
             "key-file" => s.key_file = text(),
@@ -279,7 +279,7 @@ impl ObjectImpl for AlsPublish {
             "stream-name" => s.stream_name.to_value(),
             "topic-prefix" => s.topic_prefix.to_value(),
             "client-id" => s.client_id.to_value(),
-            "qos" => s.qos.to_value(),
+            "mqtt-qos" => s.qos.to_value(),
             "ca-file" => s.ca_file.to_value(),
             "cert-file" => s.cert_file.to_value(),
             "key-file" => s.key_file.to_value(),

@@ -107,7 +107,7 @@ impl BrokerSettings {
             }
         }
         if let Some(qos) = self.qos {
-            element.set_property("qos", qos.min(1));
+            element.set_property("mqtt-qos", qos.min(1));
         }
         if let Some(bytes) = self.spool_max_bytes {
             element.set_property("spool-max-bytes", bytes.max(4096));
