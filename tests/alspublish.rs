@@ -390,3 +390,41 @@ fn qos_0_and_every_third_frame() {
         (0..30).step_by(3).collect::<Vec<u64>>()
     );
 }
+
+#[test]
+fn stopping_never_waits_for_an_absent_broker() {
+    common::init();
+    let port = free_port(); // nothing listens there
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! \
+         alspublish name=pub broker=mqtt://127.0.0.1:{port} stream-name=gone linger=600 ! \
+         fakesink"
+    ))
+    .expect("parses");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    // The streaming thread now waits at EOS for the broker, up to 600 s.
+    let element = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("pub"))
+        .expect("alspublish");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while element
+        .property::<gst::Structure>("counters")
+        .get::<u64>("waiting")
+        .unwrap_or(0)
+        < 5
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the records never reached the spool"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    pipeline.set_state(gst::State::Null).expect("stops");
+    let took = started.elapsed();
+    eprintln!("NULL while lingering at EOS took {took:?}");
+    // Without the interruption this takes the whole linger (600 s); the bound only has to
+    // tell the two apart.
+    assert!(took < Duration::from_secs(20), "stopping took {took:?}");
+}

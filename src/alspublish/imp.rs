@@ -216,7 +216,7 @@ impl ObjectImpl for AlsPublish {
                     .build(),
                 glib::ParamSpecDouble::builder("linger")
                     .nick("Linger")
-                    .blurb("Seconds to wait at EOS for the broker to take the queued records")
+                    .blurb("Seconds to wait at EOS for the broker to take the queued records; a flush or a stop ends the wait at once")
                     .minimum(0.0)
                     .maximum(600.0)
                     .default_value(d.linger)
@@ -320,6 +320,19 @@ impl ElementImpl for AlsPublish {
         });
         PAD_TEMPLATES.as_ref()
     }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        // A streaming thread waiting at EOS for the broker (linger) holds the stream lock
+        // that deactivating the pads needs: end the wait first, so stopping never waits for
+        // the broker.
+        if transition == gst::StateChange::PausedToReady {
+            self.interrupt_drain();
+        }
+        self.parent_change_state(transition)
+    }
 }
 
 impl BaseTransformImpl for AlsPublish {
@@ -406,6 +419,15 @@ impl BaseTransformImpl for AlsPublish {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStart(_) => self.interrupt_drain(),
+            gst::EventView::FlushStop(_) => {
+                if let Some(state) = self.state.lock().unwrap().as_ref() {
+                    state.publisher.resume();
+                }
+            }
+            _ => {}
+        }
         if let gst::EventView::CustomDownstream(custom) = event.view()
             && let Some(s) = custom.structure()
         {
@@ -504,6 +526,12 @@ impl BaseTransformImpl for AlsPublish {
 }
 
 impl AlsPublish {
+    fn interrupt_drain(&self) {
+        if let Some(state) = self.state.lock().unwrap().as_ref() {
+            state.publisher.interrupt();
+        }
+    }
+
     fn post_counters(&self, snapshot: &Snapshot) {
         let _ = self.obj().post_message(
             gst::message::Element::builder(counters_structure(PUBLISH_MESSAGE, snapshot))

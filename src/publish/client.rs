@@ -206,8 +206,25 @@ enum Message {
     Stop(Duration),
 }
 
+/// Lets a waiting [`Publisher::drain`] wake on progress, and be cut short.
+#[derive(Default)]
+struct Progress {
+    /// Set by [`Publisher::interrupt`], cleared by [`Publisher::resume`].
+    interrupted: Mutex<bool>,
+    changed: std::sync::Condvar,
+}
+
+impl Progress {
+    fn signal(&self) {
+        // Taking the lock orders the notification after a waiter's check.
+        let _guard = self.interrupted.lock();
+        self.changed.notify_all();
+    }
+}
+
 /// The handle the element keeps.
 pub struct Publisher {
+    progress: Arc<Progress>,
     tx: SyncSender<Message>,
     frames_topic: String,
     summary_topic: String,
@@ -241,12 +258,14 @@ impl Publisher {
         let wake = Arc::new(tokio::sync::Notify::new());
         let counters = Arc::new(Counters::default());
         let in_spool = Arc::new(AtomicU64::new(spool.len() as u64));
+        let progress = Arc::new(Progress::default());
         let worker = Worker {
             config,
             rx,
             wake: wake.clone(),
             counters: counters.clone(),
             in_spool: in_spool.clone(),
+            progress: progress.clone(),
             spool,
             notify: Box::new(notify),
             reported_drops: 0,
@@ -263,6 +282,7 @@ impl Publisher {
             .spawn(move || runtime.block_on(worker.run(options)))
             .map_err(|e| format!("could not start the publishing thread: {e}"))?;
         Ok(Self {
+            progress,
             tx,
             frames_topic,
             summary_topic,
@@ -308,21 +328,56 @@ impl Publisher {
 
     /// Waits up to `timeout` until nothing waits for the broker: every record taken so far
     /// (and any an earlier run left in the spool) sent or dropped. Returns whether it got there.
+    /// [`Publisher::interrupt`] cuts the wait short (returning false).
     pub fn drain(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         let _ = self.tx.try_send(Message::Hurry);
         self.wake.notify_one();
+        let mut interrupted = self
+            .progress
+            .interrupted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         loop {
             let c = &self.counters;
             let taken = c.taken.load(Ordering::Acquire) >= c.accepted.load(Ordering::Acquire);
             if taken && self.in_spool.load(Ordering::Acquire) == 0 {
                 return true;
             }
-            if std::time::Instant::now() >= deadline {
+            let now = std::time::Instant::now();
+            if *interrupted || now >= deadline {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            // Woken by the publishing thread's progress or an interruption; the timeout
+            // only bounds a missed wake-up.
+            let wait = (deadline - now).min(Duration::from_millis(250));
+            interrupted = self
+                .progress
+                .changed
+                .wait_timeout(interrupted, wait)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
+    }
+
+    /// Ends a [`Publisher::drain`] in progress, and every later one until
+    /// [`Publisher::resume`]: a flush or a stop must not wait for the broker.
+    pub fn interrupt(&self) {
+        *self
+            .progress
+            .interrupted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = true;
+        self.progress.changed.notify_all();
+    }
+
+    /// Lets [`Publisher::drain`] wait again (after a flush).
+    pub fn resume(&self) {
+        *self
+            .progress
+            .interrupted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = false;
     }
 
     /// Delivers what is queued for at most `linger`, then stops the thread. What is left
@@ -401,6 +456,7 @@ struct Worker {
     wake: Arc<tokio::sync::Notify>,
     counters: Arc<Counters>,
     in_spool: Arc<AtomicU64>,
+    progress: Arc<Progress>,
     spool: Spool,
     notify: Box<dyn Fn(Notice) + Send>,
     reported_drops: u64,
@@ -543,6 +599,7 @@ impl Worker {
         self.counters
             .in_memory
             .store(self.spool.in_memory_fallback() as u64, Ordering::Relaxed);
+        self.progress.signal();
     }
 
     /// Says what the spool could not do, at most every 5 s.
