@@ -405,3 +405,27 @@ fn a_file_that_cannot_grow_is_cut_back_to_its_last_whole_line() {
         serde_json::from_str::<serde_json::Value>(line).expect("every line is whole JSON");
     }
 }
+
+#[test]
+fn a_new_file_is_private_and_an_existing_one_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    init();
+    let dir = scratch_dir("export_mode");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let fresh = dir.join("fresh.jsonl");
+    let shared = dir.join("shared.jsonl");
+    std::fs::write(&shared, b"").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    for (path, append) in [(&fresh, false), (&shared, false), (&shared, true)] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,width=32,height=24 ! \
+             alsexport location={} append={append} ! fakesink",
+            path.display()
+        ))
+        .unwrap();
+        run_to_eos(&pipeline);
+    }
+    assert_eq!(mode(&fresh), 0o600, "made by alsexport: private");
+    assert_eq!(mode(&shared), 0o640, "the user's own choice is kept");
+    assert_eq!(lines(&shared).len(), 4, "replaced, then appended to");
+}

@@ -276,15 +276,18 @@ impl BaseTransformImpl for AlsExport {
             }
             Some(path) if STDOUT_LOCATIONS.contains(&path) => Output::Stdout,
             Some(path) => {
-                // Opening a FIFO waits for its reader, as filesink does.
-                let opened = if append {
-                    std::fs::OpenOptions::new()
-                        .append(true)
-                        .create(true)
-                        .open(path)
+                // Opening a FIFO waits for its reader, as filesink does. The records are
+                // patients' measurements: a file made here is readable by this user only (an
+                // existing one keeps its mode).
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut options = std::fs::OpenOptions::new();
+                options.create(true).mode(0o600);
+                if append {
+                    options.append(true);
                 } else {
-                    File::create(path)
-                };
+                    options.write(true).truncate(true);
+                }
+                let opened = options.open(path);
                 let file = opened.map_err(|err| {
                     gst::error_msg!(
                         gst::ResourceError::OpenWrite,
