@@ -171,7 +171,7 @@ impl ObjectImpl for AlsExport {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
-                    .blurb("File, FIFO or device to write the JSON Lines to (\"-\" or /dev/stdout: standard output)")
+                    .blurb("File, FIFO or device to write the JSON Lines to (\"-\" or /dev/stdout: standard output); a file made here is mode 0600")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecBoolean::builder("flow-grid")
