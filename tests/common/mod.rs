@@ -140,7 +140,7 @@ pub fn make_sample_video(path: &Path, frames: u32, width: u32, height: u32) {
     let launch = format!(
         "videotestsrc num-buffers={frames} pattern=ball motion=sweep ! \
          video/x-raw,width={width},height={height},framerate=30/1 ! \
-         x264enc speed-preset=ultrafast ! mp4mux ! filesink location={}",
+         x264enc speed-preset=ultrafast threads=1 ! mp4mux ! filesink location={}",
         path.display()
     );
     let pipeline = gst::parse::launch(&launch).expect("sample pipeline parses");
@@ -239,7 +239,7 @@ pub fn face_mp4(path: &Path, frames: usize, faststart: bool) {
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
          framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! \
-         x264enc speed-preset=ultrafast key-int-max=15 ! mp4mux faststart={faststart} ! \
+         x264enc speed-preset=ultrafast key-int-max=15 threads=1 ! mp4mux faststart={faststart} ! \
          filesink location={}",
         path.display()
     ))
