@@ -5,10 +5,16 @@
 //! `rtsp://HOST:PORT/als` to any number of viewers, with the results as JSON Lines. When the
 //! camera goes away the viewers keep a "source lost" card and the relay reconnects with
 //! bounded back-off. `als-rtsp serve FILE` serves a file as a stand-in camera.
+//!
+//! The relay serves on 127.0.0.1 unless told otherwise; beyond loopback it wants RTSP users
+//! (and preferably TLS), and nothing it prints shows a password: see the "Security" part of
+//! [`relay`].
 
+mod auth;
 mod card;
 mod mqtt;
 mod relay;
+mod secrets;
 mod serve;
 
 use std::path::PathBuf;
@@ -27,12 +33,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Relay SOURCE (rtsp://..., file://... or a file path) annotated, over RTSP. Runs until
-    /// Ctrl-C; exits 1 after --max-attempts failed connections in a row, 2 on bad options.
+    /// Ctrl-C or SIGTERM; exits 1 after --max-attempts failed connections in a row, 2 on bad
+    /// options. Serves on 127.0.0.1 by default; any other address needs RTSP users
+    /// (--users-file, or ALS_RTSP_USER and ALS_RTSP_PASSWORD in the environment). Passwords
+    /// (in SOURCE, --mqtt-password, ALS_MQTT_PASSWORD, the users) are never printed.
+    #[command(
+        after_help = "Environment: ALS_RTSP_USER and ALS_RTSP_PASSWORD (one RTSP user), \
+        ALS_MQTT_PASSWORD (the broker's password)."
+    )]
     Relay {
+        /// The camera: rtsp://[user:password@]host[:port]/path, rtsps://, file://... or a
+        /// file path.
         source: String,
-        /// Address to serve on.
-        #[arg(long, default_value = "0.0.0.0")]
+        /// Address to serve on. Anything but loopback (127.0.0.1, ::1, localhost) needs RTSP
+        /// users, or --insecure-serve-without-auth.
+        #[arg(long, default_value = "127.0.0.1")]
         address: String,
+        #[command(flatten)]
+        access: Box<auth::AccessArgs>,
         #[arg(long, default_value_t = 8554)]
         port: u16,
         #[arg(long, default_value = "/als")]
@@ -95,6 +113,7 @@ enum Command {
 }
 
 /// The source's host (and port), or for a file its name: a camera's name for its records.
+/// Never any of its credentials (user information, query string).
 fn default_stream_name(source: &str) -> String {
     let after_scheme = source.split_once("://").map_or(source, |(_, rest)| rest);
     if source.starts_with("file://") {
@@ -104,7 +123,10 @@ fn default_stream_name(source: &str) -> String {
             .unwrap_or(after_scheme)
             .to_string();
     }
-    let authority = after_scheme.split('/').next().unwrap_or(after_scheme);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or(after_scheme);
     authority
         .rsplit('@')
         .next()
@@ -122,6 +144,7 @@ fn seconds(name: &str, value: f64) -> Result<Duration, String> {
 fn run(cli: Cli) -> Result<i32, String> {
     gst::init().map_err(|e| format!("could not start GStreamer: {e}"))?;
     gstals::plugin_register_static().map_err(|e| format!("could not register gst-als: {e}"))?;
+    secrets::route_library_logs();
     match cli.command {
         Command::Serve {
             file,
@@ -132,6 +155,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         Command::Relay {
             source,
             address,
+            access,
             port,
             mount,
             width,
@@ -150,6 +174,47 @@ fn run(cli: Cli) -> Result<i32, String> {
             stream_name,
             mqtt,
         } => {
+            secrets::SECRETS.add_uri(&source);
+            let auth::AccessArgs {
+                users_file,
+                tls_cert,
+                tls_key,
+                insecure_serve_without_auth,
+            } = *access;
+            let users = auth::load_users(
+                users_file.as_deref(),
+                (
+                    std::env::var(auth::USER_ENV).ok(),
+                    std::env::var(auth::PASSWORD_ENV).ok(),
+                ),
+            )?;
+            let access = auth::Access {
+                users,
+                tls: tls_cert.zip(tls_key),
+            };
+            if !auth::is_loopback(&address) && access.users.is_empty() {
+                if !insecure_serve_without_auth {
+                    return Err(format!(
+                        "refusing to serve patient video on {address} without credentials: \
+                         give RTSP users (--users-file FILE, or {} and {} in the \
+                         environment), serve on 127.0.0.1, or, on a closed network only, \
+                         --insecure-serve-without-auth",
+                        auth::USER_ENV,
+                        auth::PASSWORD_ENV
+                    ));
+                }
+                secrets::say(&format!(
+                    "WARNING: INSECURE: serving on {address} WITHOUT AUTHENTICATION \
+                     (--insecure-serve-without-auth): anyone who can reach port {port} can \
+                     watch the patients and their labels"
+                ));
+            }
+            if !auth::is_loopback(&address) && access.tls.is_none() {
+                secrets::say(&format!(
+                    "note: serving on {address} without TLS (--tls-cert, --tls-key): the video \
+                     and its labels cross the network unencrypted"
+                ));
+            }
             let source = if source.contains("://") {
                 source
             } else {
@@ -192,14 +257,24 @@ fn run(cli: Cli) -> Result<i32, String> {
                 &stream_name.unwrap_or_else(|| default_stream_name(&source)),
             );
             let mut broker = mqtt.settings();
-            // Each camera loss restarts the ingest pipeline: a spool on disk survives that.
-            if let Some(b) = broker.as_mut().filter(|b| b.spool_dir.is_none()) {
-                b.spool_dir = Some(
-                    std::env::temp_dir()
-                        .join("gst-als-spool")
-                        .display()
-                        .to_string(),
-                );
+            if let Some(b) = &broker {
+                secrets::SECRETS.add_uri(&b.broker);
+                if let Some(password) = &b.password {
+                    secrets::SECRETS.add(password);
+                }
+            }
+            // Each camera loss restarts the ingest pipeline: a spool on disk survives that. It
+            // holds patients' records: the user's own private state directory, never a
+            // shared temporary one; checked (and made 0700) before the first connection.
+            if let Some(b) = broker.as_mut() {
+                let dir = match &b.spool_dir {
+                    Some(dir) => std::path::PathBuf::from(dir),
+                    None => gstals::publish::default_spool_dir()
+                        .map_err(|e| format!("no spool directory for --broker: {e}"))?,
+                };
+                gstals::publish::dirs::private_dir(&dir)
+                    .map_err(|e| format!("cannot use the MQTT spool: {e}"))?;
+                b.spool_dir = Some(dir.display().to_string());
             }
             if let Some(b) = &broker {
                 gstals::publish::Config::parse_broker(&b.broker)?;
@@ -224,16 +299,35 @@ fn run(cli: Cli) -> Result<i32, String> {
                 max_backoff: seconds("max-backoff", max_backoff)?.max(min_backoff),
                 max_attempts,
                 bitrate_kbps: bitrate,
+                access,
             })
         }
     }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    secrets::remember_arguments(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let text = err.render().to_string();
+            if err.use_stderr() {
+                // Usage errors quote the arguments: scrubbed like everything else.
+                eprint!("{}", secrets::scrub(&text));
+            } else {
+                // --help, --version.
+                print!("{text}");
+            }
+            return ExitCode::from(err.exit_code() as u8);
+        }
+    };
+    match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(message) => {
-            eprintln!("als-rtsp: {message}");
+            secrets::say(&message);
             ExitCode::from(2)
         }
     }
@@ -250,6 +344,19 @@ mod stream_name_tests {
             "10.0.0.7:554"
         );
         assert_eq!(default_stream_name("rtsp://cam-3/stream"), "cam-3");
+        // Credentials in the query string stay out of the name too.
+        assert_eq!(
+            default_stream_name("rtsp://cam-4?user=admin&password=Qs-Secret-1"),
+            "cam-4"
+        );
+        assert_eq!(
+            default_stream_name("rtsp://cam-5:554?password=Qs-Secret-2#x"),
+            "cam-5:554"
+        );
+        assert_eq!(
+            default_stream_name("rtsp://admin:S3cret@cam-6/live?token=T0k3n"),
+            "cam-6"
+        );
         assert_eq!(
             default_stream_name("file:///videos/ward%201.mp4"),
             "ward%201.mp4"

@@ -28,7 +28,9 @@ pub struct MqttArgs {
     /// visible to other users).
     #[arg(long)]
     pub mqtt_password: Option<String>,
-    /// Keep undelivered records in a file here (default: in memory).
+    /// Keep undelivered records here, in one SQLite file per client id (default:
+    /// $XDG_STATE_HOME/gst-als/spool, else ~/.local/state/gst-als/spool; made 0700, and refused
+    /// when it is a link, another user's or writable by others).
     #[arg(long)]
     pub mqtt_spool_dir: Option<String>,
     /// Bytes of undelivered records kept; beyond it the oldest are dropped and counted.

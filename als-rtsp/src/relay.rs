@@ -4,11 +4,30 @@
 //! elements, the overlay, an appsink) and one RTSP mount whose shared media reads an appsrc.
 //! The served stream outlives the source: while the source is away viewers get a status card
 //! at the same size and rate, and the relay reconnects with bounded back-off.
+//!
+//! Every connection ends with EOS through its analysis (on Ctrl-C, SIGTERM, the source's loss
+//! or silence alike), so that `alsexport` and `alspublish` write the connection's summaries
+//! before the pipeline is torn down.
+//!
+//! # Security
+//!
+//! The stream shows patients with class labels; by default it is served on 127.0.0.1 only.
+//! Any other address needs RTSP users (`--users-file`, or `ALS_RTSP_USER` and
+//! `ALS_RTSP_PASSWORD`; never a password on the command line): the mount then answers 401
+//! to anyone without valid Digest credentials (Basic is offered only inside TLS). Without
+//! users the relay refuses to serve beyond loopback unless `--insecure-serve-without-auth`
+//! is given, and then says so loudly. `--tls-cert` and `--tls-key` serve `rtsps://`.
+//! Everything printed goes through [`crate::secrets`], which masks the source URI's
+//! credentials, the MQTT password and the RTSP users' passwords. Not protected: the RTP
+//! media itself when TLS is off (anyone on the path can watch an authenticated session),
+//! the records at rest (the JSON Lines file, the MQTT spool: keep them on access-controlled
+//! storage), the camera link (use `rtsps://` to cameras that support it), and a camera
+//! password in SOURCE from anyone who can list the processes' command lines.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +35,9 @@ use gst::glib;
 use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
 
+use crate::auth::Access;
 use crate::card::status_frame;
+use crate::secrets::say;
 
 /// What `als-rtsp relay` was asked to do.
 #[derive(Clone, Debug)]
@@ -46,7 +67,13 @@ pub struct RelayOptions {
     pub broker: Option<gstals::BrokerSettings>,
     /// The camera's name in the records and topics.
     pub stream_name: String,
+    /// Who may watch, over what (users, TLS).
+    pub access: Access,
 }
+
+/// How long a connection's analysis may take to finish (EOS through it, summaries written)
+/// before its pipeline is stopped anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Link {
@@ -89,20 +116,85 @@ impl Shared {
     }
 }
 
+/// One connection's ingest pipeline, its bus watch, and the flag that stops a retired one
+/// (draining after the connection ended) from counting as live.
+struct Ingest {
+    pipeline: gst::Element,
+    _watch: gst::bus::BusWatchGuard,
+    retired: Arc<AtomicBool>,
+}
+
+impl Ingest {
+    /// Ends the connection: EOS through its analysis, so that the summaries get written (in a
+    /// thread of its own: `drain` blocks up to [`DRAIN_TIMEOUT`]), unless `ended` says the
+    /// stream already ended or no data ever flowed.
+    fn retire(self, ended: bool) -> Option<std::thread::JoinHandle<()>> {
+        self.retired.store(true, Ordering::SeqCst);
+        let Ingest {
+            pipeline, _watch, ..
+        } = self;
+        // Its messages are no longer this relay's business.
+        drop(_watch);
+        if ended {
+            let _ = pipeline.set_state(gst::State::Null);
+            return None;
+        }
+        std::thread::Builder::new()
+            .name("als-rtsp-drain".into())
+            .spawn({
+                let pipeline = pipeline.clone();
+                move || drain(&pipeline, DRAIN_TIMEOUT)
+            })
+            .map_err(|e| {
+                say(&format!("could not finish the connection's analysis: {e}"));
+                let _ = pipeline.set_state(gst::State::Null);
+            })
+            .ok()
+    }
+}
+
+/// Sends EOS into the analysis (the queue after the source part, which may already be dead),
+/// waits up to `timeout` for it to come out at the end, then stops the pipeline. Nothing is
+/// sent when no data ever reached the analysis: there is nothing to summarise.
+fn drain(pipeline: &gst::Element, timeout: Duration) {
+    let head = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("head"))
+        .and_then(|queue| queue.static_pad("sink"));
+    let flowed = head
+        .as_ref()
+        .is_some_and(|pad| pad.current_caps().is_some());
+    if let (Some(head), Some(bus), true) = (head, pipeline.bus(), flowed) {
+        // Refused when the source's own EOS got there first: then that one is awaited.
+        let _ = head.send_event(gst::event::Eos::new());
+        let done = bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
+            &[gst::MessageType::Eos],
+        );
+        if done.is_none() {
+            say(&format!(
+                "the connection's analysis did not finish within {:.0} s: its summary may be \
+                 missing",
+                timeout.as_secs_f64()
+            ));
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+}
+
 struct Relay {
     options: RelayOptions,
     shared: Arc<Shared>,
-    ingest: Option<(gst::Element, gst::bus::BusWatchGuard)>,
+    ingest: Option<Ingest>,
+    /// A finished connection still writing its summaries; the next one waits for it (both
+    /// would append to the same files).
+    draining: Option<std::thread::JoinHandle<()>>,
     backoff: Duration,
     failures: u32,
     reconnects: u64,
     ever_live: bool,
     main_loop: glib::MainLoop,
     exit_code: i32,
-}
-
-fn say(text: &str) {
-    eprintln!("als-rtsp: {text}");
 }
 
 /// Runs the relay until Ctrl-C (exit code 0) or until `max_attempts` connections in a row
@@ -128,6 +220,15 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
         served_frames: AtomicU64::new(0),
     });
     let main_loop = glib::MainLoop::new(None, false);
+    // Before anything is served: a SIGTERM from then on ends the relay the orderly way (the
+    // flag covers one that comes before the loop runs, which quit() alone would miss).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (quit, stopping) = (main_loop.clone(), stop.clone());
+    ctrlc::set_handler(move || {
+        stopping.store(true, Ordering::SeqCst);
+        quit.quit();
+    })
+    .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))?;
     let server = serve_annotated(&options, &shared)?;
     let server_source = server.attach(None).map_err(|e| {
         format!(
@@ -135,9 +236,27 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
             options.address, options.port
         )
     })?;
+    let users = options.access.users.count();
     say(&format!(
-        "serving rtsp://{}:{}{} from {}",
-        options.address, options.port, options.mount, options.source
+        "serving {}://{}:{}{} from {} ({})",
+        options.access.scheme(),
+        options.address,
+        options.port,
+        options.mount,
+        options.source,
+        if users > 0 {
+            format!(
+                "{users} RTSP user{}, Digest{}",
+                if users == 1 { "" } else { "s" },
+                if options.access.tls.is_some() && !options.access.users.plain.is_empty() {
+                    " or Basic"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            "no authentication: anyone who reaches the port can watch".to_string()
+        }
     ));
 
     let relay = Rc::new(RefCell::new(Relay {
@@ -145,16 +264,13 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
         options: options.clone(),
         shared: shared.clone(),
         ingest: None,
+        draining: None,
         failures: 0,
         reconnects: 0,
         ever_live: false,
         main_loop: main_loop.clone(),
         exit_code: 0,
     }));
-
-    let quit = main_loop.clone();
-    ctrlc::set_handler(move || quit.quit())
-        .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))?;
 
     let cards = [
         status_frame(
@@ -188,12 +304,21 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
 
     // From the loop, so that giving up at once (quit) is seen by a running loop.
     let first = relay.clone();
-    glib::idle_add_local_once(move || connect(&first));
+    let early = main_loop.clone();
+    glib::idle_add_local_once(move || {
+        if stop.load(Ordering::SeqCst) {
+            early.quit();
+        } else {
+            connect(&first);
+        }
+    });
     main_loop.run();
 
     let mut r = relay.borrow_mut();
-    if let Some((pipeline, _watch)) = r.ingest.take() {
-        let _ = pipeline.set_state(gst::State::Null);
+    // Ctrl-C, SIGTERM, giving up: the connection's summaries first, then the end.
+    let last = r.ingest.take().and_then(|ingest| ingest.retire(false));
+    for drain in [r.draining.take(), last].into_iter().flatten() {
+        let _ = drain.join();
     }
     server_source.remove();
     say(&format!(
@@ -229,6 +354,7 @@ fn serve_annotated(
         queue = 2 * options.fps.max(1),
     ));
     factory.set_shared(true);
+    crate::auth::configure(&options.access, &server, &factory)?;
     let caps = gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("width", options.width as i32)
@@ -270,7 +396,11 @@ fn serve_annotated(
 }
 
 /// The ingest pipeline of one connection.
-fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Element, String> {
+fn build_ingest(
+    options: &RelayOptions,
+    shared: &Arc<Shared>,
+    retired: &Arc<AtomicBool>,
+) -> Result<gst::Element, String> {
     let classify = if options.model.is_some() {
         "alsclassify name=classify ! "
     } else {
@@ -289,7 +419,7 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
     let launch = format!(
         "uridecodebin name=source ! videoconvert ! videoscale ! \
          video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! \
-         queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! \
+         queue name=head max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! \
          alsmesh ! {flow} ! {classify}{export}{publish}alsoverlay ! videoconvert ! \
          video/x-raw,format=I420 ! appsink name=annotated sync={sync} max-buffers=4",
         w = options.width,
@@ -340,6 +470,7 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
         .downcast::<gst_app::AppSink>()
         .map_err(|_| "annotated is not an appsink".to_string())?;
     let frames = shared.clone();
+    let retired = retired.clone();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -347,7 +478,8 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
                 let Some(buffer) = sample.buffer_owned() else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
-                {
+                // A retired connection's last frames are still shown, but it is not live.
+                if !retired.load(Ordering::SeqCst) {
                     let mut link = frames.link.lock().unwrap();
                     if link.0 != Link::Live {
                         link.0 = Link::Live;
@@ -366,6 +498,20 @@ fn build_ingest(options: &RelayOptions, shared: &Arc<Shared>) -> Result<gst::Ele
 }
 
 fn connect(this: &Rc<RefCell<Relay>>) {
+    // The previous connection first finishes writing its summaries.
+    if this
+        .borrow()
+        .draining
+        .as_ref()
+        .is_some_and(|d| !d.is_finished())
+    {
+        let next = this.clone();
+        glib::timeout_add_local_once(Duration::from_millis(50), move || connect(&next));
+        return;
+    }
+    if let Some(done) = this.borrow_mut().draining.take() {
+        let _ = done.join();
+    }
     let started = {
         let mut r = this.borrow_mut();
         *r.shared.link.lock().unwrap() = (Link::Connecting(Instant::now()), None);
@@ -373,13 +519,14 @@ fn connect(this: &Rc<RefCell<Relay>>) {
     };
     match started {
         Ok(()) => {}
-        Err(Failure::Source(reason)) => lost(this, &reason),
+        Err(Failure::Source(reason)) => lost(this, &reason, false),
         Err(Failure::Relay(reason)) => fail(this, &reason),
     }
 }
 
 fn start_ingest(this: &Rc<RefCell<Relay>>, r: &mut Relay) -> Result<(), Failure> {
-    let pipeline = build_ingest(&r.options, &r.shared).map_err(Failure::Relay)?;
+    let retired = Arc::new(AtomicBool::new(false));
+    let pipeline = build_ingest(&r.options, &r.shared, &retired).map_err(Failure::Relay)?;
     let bus = pipeline
         .bus()
         .ok_or_else(|| Failure::Relay("the relay pipeline has no bus".into()))?;
@@ -392,7 +539,11 @@ fn start_ingest(this: &Rc<RefCell<Relay>>, r: &mut Relay) -> Result<(), Failure>
             glib::ControlFlow::Continue
         })
         .map_err(|e| Failure::Relay(format!("could not watch the relay pipeline: {e}")))?;
-    r.ingest = Some((pipeline.clone(), watch));
+    r.ingest = Some(Ingest {
+        pipeline: pipeline.clone(),
+        _watch: watch,
+        retired,
+    });
     if pipeline.set_state(gst::State::Playing).is_ok() {
         return Ok(());
     }
@@ -434,8 +585,8 @@ fn describe_error(err: &gst::message::Error) -> Failure {
 /// Stops the relay with exit code 2 after an error that reconnecting would not cure.
 fn fail(this: &Rc<RefCell<Relay>>, reason: &str) {
     let mut r = this.borrow_mut();
-    if let Some((pipeline, _watch)) = r.ingest.take() {
-        let _ = pipeline.set_state(gst::State::Null);
+    if let Some(ingest) = r.ingest.take() {
+        ingest.retire(true);
     }
     say(&format!("error: {reason}; stopping"));
     r.exit_code = 2;
@@ -445,21 +596,26 @@ fn fail(this: &Rc<RefCell<Relay>>, reason: &str) {
 fn on_message(this: &Rc<RefCell<Relay>>, message: &gst::Message) {
     match message.view() {
         gst::MessageView::Error(err) => match describe_error(err) {
-            Failure::Source(reason) => lost(this, &reason),
+            Failure::Source(reason) => lost(this, &reason, false),
             Failure::Relay(reason) => fail(this, &reason),
         },
-        gst::MessageView::Eos(_) => lost(this, "the source ended its stream"),
+        // Through the whole analysis: the summaries are written.
+        gst::MessageView::Eos(_) => lost(this, "the source ended its stream", true),
         gst::MessageView::Warning(w) => say(&format!("warning: {}", w.error())),
         _ => {}
     }
 }
 
-/// Drops the connection and schedules the next one, or gives up. The connection's bus watch
-/// goes with it, so one connection is reported lost once.
-fn lost(this: &Rc<RefCell<Relay>>, reason: &str) {
+/// Drops the connection (`ended`: its stream already reached the end of the analysis; if
+/// not, EOS is sent through it first) and schedules the next one, or gives up. The
+/// connection's bus watch goes with it, so one connection is reported lost once.
+fn lost(this: &Rc<RefCell<Relay>>, reason: &str, ended: bool) {
     let mut r = this.borrow_mut();
-    if let Some((pipeline, _watch)) = r.ingest.take() {
-        let _ = pipeline.set_state(gst::State::Null);
+    if let Some(ingest) = r.ingest.take() {
+        let draining = ingest.retire(ended);
+        if let Some(previous) = std::mem::replace(&mut r.draining, draining) {
+            let _ = previous.join();
+        }
     }
     let was_live = r.shared.link() == Link::Live;
     r.shared.link.lock().unwrap().0 = Link::Lost;
@@ -522,10 +678,12 @@ fn watchdog(this: &Rc<RefCell<Relay>>) {
         Link::Live if last.is_some_and(|t| t.elapsed() > timeout) => lost(
             this,
             &format!("no frame for {:.1} s", timeout.as_secs_f64()),
+            false,
         ),
         Link::Connecting(since) if since.elapsed() > timeout * 2 => lost(
             this,
             &format!("no frame within {:.1} s", (timeout * 2).as_secs_f64()),
+            false,
         ),
         _ => {}
     }

@@ -37,17 +37,28 @@ pub fn run(file: &Path, address: &str, port: u16, mount: &str) -> Result<i32, St
         .mount_points()
         .ok_or("the RTSP server has no mount points")?
         .add_factory(mount, factory);
+    let main_loop = glib::MainLoop::new(None, false);
+    // Before anything is served, so that a signal then ends it the orderly way too.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (quit, stopping) = (main_loop.clone(), stop.clone());
+    ctrlc::set_handler(move || {
+        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        quit.quit();
+    })
+    .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))?;
     let source = server.attach(None).map_err(|e| {
         format!("could not serve RTSP on {address}:{port}: {e} (is the port in use?)")
     })?;
-    eprintln!(
-        "als-rtsp: serving {} at rtsp://{address}:{port}{mount}",
+    crate::secrets::say(&format!(
+        "serving {} at rtsp://{address}:{port}{mount}",
         file.display()
-    );
-    let main_loop = glib::MainLoop::new(None, false);
-    let quit = main_loop.clone();
-    ctrlc::set_handler(move || quit.quit())
-        .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))?;
+    ));
+    let early = main_loop.clone();
+    glib::idle_add_local_once(move || {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            early.quit();
+        }
+    });
     main_loop.run();
     source.remove();
     Ok(0)

@@ -3,160 +3,22 @@
 //! `als-rtsp` against a real RTSP source on 127.0.0.1 (`als-rtsp serve`, a process the test
 //! stops and restarts) with a real RTSP viewer in the test: annotated frames arrive, the
 //! source's loss is reported and covered with a status card, and the relay reconnects.
+//! Every way a connection ends (the source lost or silent, Ctrl-C, SIGTERM) leaves its
+//! summary in the JSON Lines.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{
+    BIN, FPS, Logged, clip, free_ports, heavy, init, scratch, serve_clip, serve_clip_on, summaries,
+    wait_for_jsonl,
+};
 use gst::prelude::*;
-use gstals::synthetic::Photo;
-use gstals::synthetic::subjects::{HEIGHT, Profile, Subject, Task, WIDTH};
-
-const BIN: &str = env!("CARGO_BIN_EXE_als-rtsp");
-const FPS: u64 = 15;
-const CLIP_FRAMES: usize = 300;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("als-rtsp-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// Two distinct free ports (both held while asked, so they differ).
-fn free_ports() -> (u16, u16) {
-    let bind = || TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let (a, b) = (bind(), bind());
-    let port = |l: &TcpListener| l.local_addr().expect("address").port();
-    (port(&a), port(&b))
-}
-
-fn init() {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        gst::init().expect("GStreamer");
-        gstals::plugin_register_static().expect("plugin");
-    });
-}
-
-/// 20 s of a synthetic subject saying "pa", 320x240 at 15 fps, H.264 in MP4.
-fn make_clip(path: &Path) {
-    init();
-    let photo = Photo::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../third_party/photos/astronaut.png"
-    )))
-    .expect("the face photo (scripts/fetch-face-photo.sh)");
-    let subject = Subject::new(Profile::Typical, 11);
-    let pipeline = gst::parse::launch(&format!(
-        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},\
-         framerate={FPS}/1 ! videoconvert ! videoscale ! video/x-raw,format=I420,width=320,\
-         height=240 ! x264enc speed-preset=ultrafast key-int-max=15 ! mp4mux ! \
-         filesink location=\"{}\"",
-        path.display()
-    ))
-    .expect("encoder");
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("src"))
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .expect("appsrc");
-    pipeline.set_state(gst::State::Playing).expect("plays");
-    let frame = gst::ClockTime::SECOND / FPS;
-    for i in 0..CLIP_FRAMES {
-        // The subject's motion at 30 fps, every second frame: the same speech at 15 fps.
-        let rgb = subject.render(&photo, Task::Pa, i * 2).expect("renders");
-        let mut buffer = gst::Buffer::from_mut_slice(rgb);
-        let b = buffer.get_mut().expect("writable");
-        b.set_pts(frame * i as u64);
-        b.set_duration(frame);
-        src.push_buffer(buffer).expect("push");
-    }
-    src.end_of_stream().expect("eos");
-    let bus = pipeline.bus().expect("bus");
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(120),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("encoding ends");
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
-    pipeline.set_state(gst::State::Null).expect("stops");
-}
-
-/// A child process whose stderr lines are collected with the time they arrived.
-struct Logged {
-    child: Child,
-    lines: Arc<Mutex<Vec<(Instant, String)>>>,
-}
-
-impl Logged {
-    fn spawn(args: &[&str], registry: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("GST_REGISTRY", registry)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("als-rtsp starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push((Instant::now(), line));
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// When the `n`th line containing `text` arrived, waiting up to `timeout` for it.
-    fn wait_for(&self, text: &str, n: usize, timeout: Duration) -> Instant {
-        let start = Instant::now();
-        loop {
-            if let Some((t, _)) = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, l)| l.contains(text))
-                .nth(n - 1)
-            {
-                return *t;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "no {n}x {text:?} within {timeout:?}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: sends a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, signal) };
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One decoded frame at the viewer: when it arrived, how varied its luma is (a status card
 /// is nearly flat) and how many pixels have the overlay's yellow (face box, brows).
@@ -233,9 +95,9 @@ fn connections(jsonl: &Path) -> Vec<Vec<serde_json::Value>> {
 
 #[test]
 fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
+    let _turn = heavy();
     let dir = scratch("relay");
-    let clip = dir.join("clip.mp4");
-    make_clip(&clip);
+    let clip = clip();
     let registry = dir.join("registry.bin");
     let (source_port, relay_port) = free_ports();
     let source_url = format!("rtsp://127.0.0.1:{source_port}/stream");
@@ -312,6 +174,10 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
         .count();
     let conns = connections(&jsonl);
     assert_eq!(conns.len(), 2, "two connections in the JSON Lines\n{log}");
+    // The source's end and Ctrl-C each closed a connection with its summary.
+    let (after, summarised) = summaries(&jsonl);
+    assert_eq!(summarised.len(), 2, "two summaries\n{log}");
+    assert_eq!(after, 0, "no frame line after the last summary");
     let analysed: usize = conns.iter().map(Vec::len).sum();
     assert!(
         annotated as f64 >= 0.95 * analysed as f64,
@@ -450,4 +316,118 @@ fn the_pipelines_script_runs_the_relay_and_passes_on_its_failure() {
         stderr.contains("no GStreamer source can read \"nosuch://camera\""),
         "{stderr}"
     );
+}
+
+/// A relay of `source_port` writing `jsonl`, on a free port, with `extra` options.
+fn summarising_relay(source_port: u16, jsonl: &Path, registry: &Path, extra: &[&str]) -> Logged {
+    let source = format!("rtsp://127.0.0.1:{source_port}/stream");
+    let jsonl = format!("--jsonl={}", jsonl.display());
+    Logged::serving(
+        |port| {
+            [
+                "relay",
+                &source,
+                &format!("--port={port}"),
+                "--width=320",
+                "--height=240",
+                &format!("--fps={FPS}"),
+                &jsonl,
+                "--source-timeout=2",
+                "--min-backoff=0.25",
+                "--max-backoff=1",
+            ]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+        },
+        registry,
+        &[],
+    )
+    .0
+}
+
+/// Waits for the `n`th connection to deliver frames into `jsonl`.
+fn wait_for_frames(relay: &Logged, jsonl: &Path, n: usize) {
+    relay.wait_for("source connected", n, Duration::from_secs(30));
+    wait_for_jsonl(jsonl, Duration::from_secs(30), "frames", |frames, _| {
+        frames >= 2 * FPS as usize
+    });
+}
+
+/// The `n`th summary line arrives, closing a connection whose frame lines it counts.
+fn assert_summary(jsonl: &Path, n: usize, relay: &Logged, case: &str) {
+    wait_for_jsonl(jsonl, Duration::from_secs(20), case, |_, s| s.len() >= n);
+    let (_, summaries) = summaries(jsonl);
+    assert_eq!(summaries.len(), n, "{case}: summaries\n{}", relay.log());
+    let (frame_lines, summary) = &summaries[n - 1];
+    assert!(
+        *frame_lines >= 2 * FPS as usize,
+        "{case}: {frame_lines} frames"
+    );
+    assert_eq!(
+        summary["frames"].as_u64(),
+        Some(*frame_lines as u64),
+        "{case}: the summary counts its connection's frames: {summary}"
+    );
+}
+
+#[test]
+fn the_summary_is_written_when_the_source_is_lost_or_silent_and_on_ctrl_c() {
+    let _turn = heavy();
+    let dir = scratch("stops");
+    let clip = clip();
+    let registry = dir.join("registry.bin");
+    let jsonl = dir.join("relay.jsonl");
+    let (source, source_port) = serve_clip(&clip, &registry);
+    // RTP over UDP: there the source's loss is an error of the source (over the RTSP TCP
+    // connection rtspsrc ends the stream itself, and its EOS runs through the analysis).
+    let mut relay = summarising_relay(source_port, &jsonl, &registry, &["--udp"]);
+
+    // The source goes away (its process killed): the connection ends with its summary.
+    wait_for_frames(&relay, &jsonl, 1);
+    source.signal(libc::SIGKILL);
+    drop(source);
+    relay.wait_for("source lost", 1, Duration::from_secs(15));
+    assert!(
+        !relay.log().contains("the source ended its stream"),
+        "the loss came as an error:\n{}",
+        relay.log()
+    );
+    assert_summary(&jsonl, 1, &relay, "source lost");
+
+    // The source stops sending but keeps the connection (its process stopped): the relay's
+    // timeout ends the connection, again with its summary.
+    let source = serve_clip_on(&clip, &registry, source_port);
+    wait_for_frames(&relay, &jsonl, 2);
+    source.signal(libc::SIGSTOP);
+    relay.wait_for("no frame for", 1, Duration::from_secs(15));
+    assert_summary(&jsonl, 2, &relay, "source timeout");
+    drop(source);
+
+    // Ctrl-C: the summary before the relay exits.
+    let _source = serve_clip_on(&clip, &registry, source_port);
+    wait_for_frames(&relay, &jsonl, 3);
+    relay.signal(libc::SIGINT);
+    let status = relay.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", relay.log());
+    assert_summary(&jsonl, 3, &relay, "Ctrl-C");
+    let (after, _) = summaries(&jsonl);
+    assert_eq!(after, 0, "no frame line after the last summary");
+}
+
+#[test]
+fn the_summary_is_written_on_sigterm() {
+    let _turn = heavy();
+    let dir = scratch("sigterm");
+    let clip = clip();
+    let registry = dir.join("registry.bin");
+    let jsonl = dir.join("relay.jsonl");
+    let (_source, source_port) = serve_clip(&clip, &registry);
+    let mut relay = summarising_relay(source_port, &jsonl, &registry, &[]);
+    wait_for_frames(&relay, &jsonl, 1);
+    relay.signal(libc::SIGTERM);
+    let status = relay.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", relay.log());
+    assert_summary(&jsonl, 1, &relay, "SIGTERM");
 }
