@@ -34,13 +34,27 @@ pub fn uri(address: &str) -> String {
     let Some((scheme, rest)) = address.split_once("://") else {
         return address.to_string();
     };
+    let (userinfo, rest) = split_userinfo(rest);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let host = match authority.rfind('@') {
-        Some(at) => format!("{MASK}@{}", &authority[at + 1..]),
-        None => authority.to_string(),
+    let (host, tail) = rest.split_at(authority_end);
+    let mask = if userinfo.is_some() {
+        format!("{MASK}@")
+    } else {
+        String::new()
     };
-    format!("{scheme}://{host}{}", redact_query(tail))
+    format!("{scheme}://{mask}{host}{}", redact_query(tail))
+}
+
+/// The user information and the rest of what follows `scheme://`. A password may hold a
+/// '/' (parsers that split at the last '@' take it so), so everything up to the last '@'
+/// before the query or fragment counts as user information: an '@' in a path masks more
+/// than it must, never less.
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    }
 }
 
 fn redact_query(tail: &str) -> String {
@@ -74,11 +88,10 @@ pub fn credentials_in(address: &str) -> Vec<String> {
     let Some((_, rest)) = address.split_once("://") else {
         return Vec::new();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
+    let (userinfo, rest) = split_userinfo(rest);
+    let tail = &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..];
     let mut found = Vec::new();
-    if let Some(at) = authority.rfind('@') {
-        let userinfo = &authority[..at];
+    if let Some(userinfo) = userinfo {
         match userinfo.split_once(':') {
             Some((_, password)) => found.push(password.to_string()),
             None => found.push(userinfo.to_string()),
@@ -207,6 +220,8 @@ mod tests {
             "rtsp://***@10.0.0.7:554/live?channel=1&password=***"
         );
         assert_eq!(uri("mqtt://user:pw@broker"), "mqtt://***@broker");
+        assert_eq!(uri("mqtt://u:pa/ss@host:1883"), "mqtt://***@host:1883");
+        assert!(credentials_in("mqtt://u:pa/ss@host").contains(&"pa/ss".to_string()));
         assert_eq!(uri("rtsp://cam-3/stream"), "rtsp://cam-3/stream");
         assert_eq!(uri("/videos/a.mp4"), "/videos/a.mp4");
         assert_eq!(

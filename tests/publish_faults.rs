@@ -183,6 +183,59 @@ fn a_publisher_killed_during_an_outage_loses_nothing_it_spooled() {
 }
 
 #[test]
+fn a_publisher_killed_with_records_in_flight_loses_none_of_them() {
+    let dir = common::scratch_dir("publish-kill-in-flight");
+    let spool = dir.join("spool");
+    let broker = Broker::start(&dir, "allow_anonymous true");
+    let port = broker.port;
+    let subscriber = Subscriber::start(port, &[]);
+    let mut first = start(&publisher_line(
+        port,
+        "flight",
+        "flight-test",
+        &spool,
+        100_000,
+    ));
+    wait_until("20 records delivered", || {
+        count(&subscriber.lines(), "als/flight/frames") >= 20
+    });
+    // Connected, but nothing is acknowledged any more: the records handed to the connection
+    // stay unconfirmed, and those after them wait in the spool.
+    broker.pause();
+    wait_until("40 records waiting", || {
+        spooled(&spool, "flight-test").len() >= 40
+    });
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let waiting: Vec<u64> = spooled(&spool, "flight-test")
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    let last = *waiting.last().expect("records waiting");
+    broker.resume();
+    let mut next = start(&publisher_line(port, "flight2", "flight-test", &spool, 5));
+    wait_exit(&mut next, "the next run");
+    let lines = subscriber.wait_for(|l| {
+        count(l, "als/flight/frames") as u64 > last && count(l, "als/flight2/frames") >= 5
+    });
+    let (firsts, duplicates) = first_seen(&frames_by_topic(&lines)["als/flight/frames"]);
+    assert_eq!(
+        firsts,
+        (0..=last).collect::<Vec<_>>(),
+        "every record up to the last one spooled, in order"
+    );
+    // Resent: those the frozen broker had not confirmed (at most the window of 32), and
+    // what it had sent the subscriber without confirmation (20).
+    assert!(duplicates <= 32 + 20, "{duplicates} duplicates");
+    eprintln!(
+        "kill -9 with records in flight: {} waiting at the kill, all {} delivered, \
+         {duplicates} duplicates",
+        waiting.len(),
+        last + 1
+    );
+}
+
+#[test]
 fn several_publishers_through_a_broker_outage_and_a_kill_lose_nothing() {
     const FRAMES: u64 = 210;
     let dir = common::scratch_dir("publish-outage");

@@ -473,7 +473,7 @@ impl BaseTransformImpl for AlsPublish {
                         self,
                         gst::ResourceError::Write,
                         (
-                            "{} records not delivered within {linger} s of EOS; they stay in the spool",
+                            "{} records not delivered at EOS (within {linger} s, or before a flush or stop); they stay in the spool",
                             snapshot.in_spool
                         )
                     );
@@ -587,7 +587,8 @@ impl AlsPublish {
                      (publish fewer landmarks or a smaller flow grid)",
                     crate::publish::client::MAX_PACKET >> 20
                 ),
-                String::new(),
+                // Said once in a row (then in the debug log): one per frame would flood.
+                "too-large".to_string(),
             )),
             Notice::Dropped(n) => {
                 // At most every few seconds (the thread sums them up), and not one of the

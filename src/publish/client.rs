@@ -112,13 +112,19 @@ impl Config {
                 None => (Some(redact::percent_decode(info)), None),
             },
         };
-        let (host, port) = match rest.rsplit_once(':') {
+        let bracketed = rest.starts_with('[') && rest.ends_with(']');
+        let (host, port) = match rest.rsplit_once(':').filter(|_| !bracketed) {
             Some((h, p)) if !h.is_empty() && !h.ends_with(']') || h.starts_with('[') => (
                 h.trim_start_matches('[').trim_end_matches(']').to_string(),
                 p.parse::<u16>()
                     .map_err(|_| format!("broker {shown:?}: port {p:?} is not a number"))?,
             ),
-            _ => (rest.to_string(), if tls { 8883 } else { 1883 }),
+            _ => (
+                rest.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                if tls { 8883 } else { 1883 },
+            ),
         };
         if host.is_empty() || host.contains('/') {
             return Err(format!("broker {shown:?}: no host"));
@@ -149,6 +155,8 @@ pub struct Counters {
     pub accepted: AtomicU64,
     pub taken: AtomicU64,
     pub spool_dropped: AtomicU64,
+    /// Records the full queue from the streaming thread could not take.
+    pub queue_dropped: AtomicU64,
     /// Records held in memory now because the on-disk spool refused them.
     pub in_memory: AtomicU64,
     /// Records refused for being larger than [`MAX_PACKET`].
@@ -245,6 +253,7 @@ impl Publisher {
                 &sanitise(&config.client_id),
                 config.spool_max_bytes,
                 config.spool_fsync,
+                (&config.frames_topic, &config.summary_topic),
             )
             .map_err(|e| format!("could not open the spool in {dir}: {e}"))?,
             None => Spool::in_memory(config.spool_max_bytes),
@@ -307,6 +316,9 @@ impl Publisher {
             }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters.queue_dropped.fetch_add(1, Ordering::Relaxed);
+                // The publishing thread says so (at most every few seconds).
+                self.wake.notify_one();
             }
         }
     }
@@ -547,7 +559,20 @@ impl Worker {
                 let idle = self.spool.is_empty();
                 if idle || tokio::time::Instant::now() >= deadline {
                     let _ = client.try_disconnect();
-                    // What was not delivered is still in the spool: on disk, for the next run.
+                    // What was not delivered is still in the spool: on disk, for the next run;
+                    // what the disk refused is tried once more, and what is still only in
+                    // memory now is lost, counted and said.
+                    let lost = self.spool.flush_memory() as u64;
+                    if lost > 0 && self.config.spool_dir.is_some() {
+                        self.counters.dropped.fetch_add(lost, Ordering::Relaxed);
+                        (self.notify)(Notice::SpoolFailed {
+                            why: format!(
+                                "stopped with {lost} records the spool directory refused; \
+                                 they were only in memory and are lost"
+                            ),
+                            held: lost,
+                        });
+                    }
                     self.report_drops(true);
                     self.publish_levels();
                     return;
@@ -681,10 +706,11 @@ impl Worker {
     fn take_messages(&mut self, connected: bool) -> (Option<Duration>, bool) {
         let (mut stop, mut hurry) = (None, false);
         let mut records = Vec::new();
+        let mut taken = 0;
         while let Ok(message) = self.rx.try_recv() {
             match message {
                 Message::Record(record) => {
-                    self.counters.taken.fetch_add(1, Ordering::Release);
+                    taken += 1;
                     // Room for the packet's own fields.
                     if record.payload.len() + record.topic.len() + 64 > MAX_PACKET {
                         self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -712,13 +738,19 @@ impl Worker {
                     pushed.in_memory
                 ));
             }
-            self.publish_levels();
         }
+        // Counted as taken only once in the spool (and `in_spool` says so): a drain that sees
+        // them taken must also see them waiting.
+        self.publish_levels();
+        self.counters.taken.fetch_add(taken, Ordering::Release);
+        self.progress.signal();
         (stop, hurry)
     }
 
-    /// Counts what the spool dropped; says so at most every 5 s (and when `now`).
+    /// Counts what the spool dropped; says so, with what the full queue from the streaming
+    /// thread dropped, at most every 5 s (and when `now`).
     fn report_drops(&mut self, now: bool) {
+        let queue_dropped = self.counters.queue_dropped.load(Ordering::Relaxed);
         let dropped = self.spool.dropped();
         if dropped > self.reported_drops {
             let new = dropped - self.reported_drops;
@@ -732,10 +764,11 @@ impl Worker {
             || self
                 .last_drop_notice
                 .is_none_or(|at| at.elapsed() >= Duration::from_secs(5));
-        if dropped > self.noticed_drops && due {
+        let all = dropped + queue_dropped;
+        if all > self.noticed_drops && due {
             self.last_drop_notice = Some(std::time::Instant::now());
-            (self.notify)(Notice::Dropped(dropped - self.noticed_drops));
-            self.noticed_drops = dropped;
+            (self.notify)(Notice::Dropped(all - self.noticed_drops));
+            self.noticed_drops = all;
         }
     }
 
@@ -817,6 +850,19 @@ mod tests {
         assert_eq!(
             Config::parse_broker("mqtt://127.0.0.1:9").unwrap(),
             ("127.0.0.1".into(), 9, false)
+        );
+        assert_eq!(
+            Config::parse_broker("mqtt://[::1]").unwrap(),
+            ("::1".into(), 1883, false)
+        );
+        assert_eq!(
+            Config::parse_broker("mqtts://[::1]:8884").unwrap(),
+            ("::1".into(), 8884, true)
+        );
+        let slash = Config::parse_broker_address("mqtt://u:pa/ss@host").unwrap();
+        assert_eq!(
+            (slash.host.as_str(), slash.password.as_deref()),
+            ("host", Some("pa/ss"))
         );
         for bad in ["http://x", "mqtt://", "mqtt://host:port", "localhost:1883"] {
             assert!(Config::parse_broker(bad).is_err(), "{bad}");

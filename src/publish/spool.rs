@@ -75,8 +75,10 @@ pub struct Spool {
     dropped: u64,
     /// When the disk last refused; a write is tried again a second later.
     disk_failed_at: Option<Instant>,
-    /// Why a file was moved aside at opening.
+    /// Why a file was moved aside (or taken up) at opening.
     recovered: Option<String>,
+    /// Delivered records the disk would not delete yet: never sent again, removed later.
+    pending_removal: Vec<u64>,
 }
 
 struct Db {
@@ -124,16 +126,27 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// the database's mode) never makes a file others can read; checks it otherwise.
 fn private_file_at(path: &Path) -> io::Result<()> {
     if !dirs::private_file(path)? {
-        OpenOptions::new()
+        match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(path)?;
+            .open(path)
+        {
+            Ok(_) => {}
+            // Made by another process just now: checked like any existing one.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                dirs::private_file(path)?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
 
-fn lock(dir: &Path, name: &str) -> io::Result<File> {
+/// The spool's lock file, locked `how` (`LOCK_EX` to publish, `LOCK_SH` to look). An
+/// exclusive lock is tried for up to `patience`, so that a run listing the spools (which
+/// holds a shared lock for a moment) does not fail a publisher starting at that instant.
+fn lock(dir: &Path, name: &str, how: i32, patience: Duration) -> io::Result<File> {
     let path = sibling(&spool_path(dir, name), ".lock");
     private_file_at(&path)?;
     let file = OpenOptions::new()
@@ -141,28 +154,55 @@ fn lock(dir: &Path, name: &str) -> io::Result<File> {
         .write(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&path)?;
+    let deadline = Instant::now() + patience;
     // SAFETY: flock on a descriptor this function owns; released when the file closes.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!(
-                "{} is in use by another publisher (give each its own client-id)",
-                spool_path(dir, name).display()
-            ),
-        ));
+    while unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } != 0 {
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is in use by another publisher (give each its own client-id)",
+                    spool_path(dir, name).display()
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(file)
 }
 
-fn open_db(path: &Path, fsync: bool) -> Result<Connection, rusqlite::Error> {
+/// Why a spool file could not be opened: unreadable as a spool (moved aside), or something
+/// that may pass (busy, no space, too many open files), which is only reported.
+enum OpenError {
+    Unreadable(String),
+    Other(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(code, _)
+                if matches!(
+                    code.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                ) =>
+            {
+                OpenError::Unreadable(e.to_string())
+            }
+            _ => OpenError::Other(e),
+        }
+    }
+}
+
+fn open_db(path: &Path, fsync: bool) -> Result<Connection, OpenError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     // Before the first table, so that freed pages can be given back to the file system.
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "journal mode {mode}"
+        return Err(OpenError::Other(rusqlite::Error::InvalidParameterName(
+            format!("journal mode {mode}"),
         )));
     }
     conn.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
@@ -171,15 +211,11 @@ fn open_db(path: &Path, fsync: bool) -> Result<Connection, rusqlite::Error> {
     let id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
     if tables > 0 && id != APPLICATION_ID {
-        return Err(rusqlite::Error::InvalidParameterName(
-            "not a gst-als spool".into(),
-        ));
+        return Err(OpenError::Unreadable("not a gst-als spool".into()));
     }
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "damaged: {check}"
-        )));
+        return Err(OpenError::Unreadable(format!("damaged: {check}")));
     }
     conn.execute_batch(SCHEMA)?;
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -187,12 +223,16 @@ fn open_db(path: &Path, fsync: bool) -> Result<Connection, rusqlite::Error> {
 }
 
 /// Moves the spool file (and its journal) aside under a name that says why.
-fn move_aside(path: &Path) -> io::Result<PathBuf> {
+fn move_aside(path: &Path, why: &str) -> io::Result<PathBuf> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let aside = sibling(path, &format!(".unreadable-{stamp}"));
+    // Never over an earlier one: a name no file has.
+    let aside = (0..)
+        .map(|n| sibling(path, &format!(".{why}-{stamp}-{}-{n}", std::process::id())))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| sibling(path, &format!(".{why}")));
     std::fs::rename(path, &aside)?;
     for journal in ["-wal", "-shm"] {
         let from = sibling(path, journal);
@@ -216,15 +256,24 @@ impl Spool {
             dropped: 0,
             disk_failed_at: None,
             recovered: None,
+            pending_removal: Vec::new(),
         }
     }
 
     /// The spool `dir/<name>.spool`, taking up the records a previous run left there. `dir`
     /// is made private (0700) when missing and refused when it is a link, another user's or
-    /// writable by others. `fsync`: every append reaches the disk before it returns.
-    pub fn on_disk(dir: &Path, name: &str, max_bytes: u64, fsync: bool) -> io::Result<Self> {
+    /// writable by others. `fsync`: every append reaches the disk before it returns. A spool
+    /// file of gst-als before SQLite (a file of its own format) is taken up too: its records
+    /// go to `legacy_topics` (frames, summary), since that format did not keep them.
+    pub fn on_disk(
+        dir: &Path,
+        name: &str,
+        max_bytes: u64,
+        fsync: bool,
+        legacy_topics: (&str, &str),
+    ) -> io::Result<Self> {
         dirs::private_dir(dir)?;
-        let lock = lock(dir, name)?;
+        let lock = lock(dir, name, libc::LOCK_EX, Duration::from_secs(5))?;
         let path = spool_path(dir, name);
         for journal in ["-wal", "-shm"] {
             // SQLite would follow a link planted here.
@@ -232,23 +281,42 @@ impl Spool {
         }
         private_file_at(&path)?;
         let mut recovered = None;
+        let mut legacy = None;
+        if let Some(records) = legacy::read(&path)? {
+            // Kept until its records are in the new file.
+            let old = move_aside(&path, "before-sqlite")?;
+            recovered = Some(format!(
+                "took up {} records from the spool {} of an earlier gst-als",
+                records.len(),
+                old.display()
+            ));
+            legacy = Some((records, old));
+            private_file_at(&path)?;
+        }
         let conn = match open_db(&path, fsync) {
             Ok(conn) => conn,
-            Err(e) => {
-                let aside = move_aside(&path)?;
+            Err(OpenError::Other(e)) => return Err(sql(e)),
+            Err(OpenError::Unreadable(why)) => {
+                let aside = move_aside(&path, "unreadable")?;
                 recovered = Some(format!(
-                    "the spool {} could not be read ({e}); it was moved to {} and a new one \
+                    "the spool {} could not be read ({why}); it was moved to {} and a new one \
                      started",
                     path.display(),
                     aside.display()
                 ));
                 private_file_at(&path)?;
-                open_db(&path, fsync).map_err(sql)?
+                match open_db(&path, fsync) {
+                    Ok(conn) => conn,
+                    Err(OpenError::Other(e)) => return Err(sql(e)),
+                    Err(OpenError::Unreadable(why)) => {
+                        return Err(io::Error::other(format!("a new spool: {why}")));
+                    }
+                }
             }
         };
         let (len, bytes, last): (i64, i64, i64) = conn
             .query_row(
-                "SELECT count(*), coalesce(sum(length(payload) + length(topic)), 0), \
+                "SELECT count(*), coalesce(sum(length(payload) + octet_length(topic)), 0), \
                  coalesce(max(seq), 0) FROM records",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -264,7 +332,24 @@ impl Spool {
             dropped: 0,
             disk_failed_at: None,
             recovered,
+            pending_removal: Vec::new(),
         };
+        if let Some((records, old)) = legacy {
+            let (frames, summary) = legacy_topics;
+            let records = records
+                .into_iter()
+                .map(|(kind, payload)| Record {
+                    topic: if kind == b's' { summary } else { frames }.to_string(),
+                    payload,
+                })
+                .collect();
+            let pushed = spool.push_all(records);
+            if let Some(e) = pushed.disk_error {
+                return Err(e);
+            }
+            // In the new file now.
+            let _ = std::fs::remove_file(&old);
+        }
         while spool.bytes > spool.max_bytes && spool.drop_oldest()? {}
         Ok(spool)
     }
@@ -301,13 +386,23 @@ impl Spool {
         }
     }
 
+    /// Counts one record of `size` gone for room.
+    fn forget(&mut self, size: u64) {
+        self.bytes -= size.min(self.bytes);
+        self.len = self.len.saturating_sub(1);
+        self.dropped += 1;
+        if self.len == 0 {
+            self.bytes = 0;
+        }
+    }
+
     fn drop_oldest(&mut self) -> io::Result<bool> {
         let from_disk = match &self.db {
             Some(db) => db
                 .conn
                 .query_row(
                     "DELETE FROM records WHERE seq = (SELECT min(seq) FROM records) \
-                     RETURNING length(payload) + length(topic)",
+                     RETURNING length(payload) + octet_length(topic)",
                     [],
                     |r| r.get::<_, i64>(0),
                 )
@@ -321,9 +416,7 @@ impl Spool {
         };
         match freed {
             Some(n) => {
-                self.bytes -= n.min(self.bytes);
-                self.len -= 1;
-                self.dropped += 1;
+                self.forget(n);
                 Ok(true)
             }
             None => Ok(false),
@@ -347,17 +440,28 @@ impl Spool {
                 self.dropped += 1;
                 continue;
             }
-            // Room is made before the write; a failed drop (disk error) leaves the spool
-            // over its bound until the next one.
+            // Room is made before the write. When the disk will not delete either, room
+            // comes from the records held in memory, or this record is dropped: the bound
+            // holds whatever the disk does.
+            let mut fits = true;
             while self.bytes + size > self.max_bytes {
                 match self.drop_oldest() {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
                         pushed.disk_error.get_or_insert(e);
-                        break;
+                        if let Some((_, old)) = self.memory.pop_front() {
+                            self.forget(old.stored_len());
+                        } else {
+                            fits = false;
+                            break;
+                        }
                     }
                 }
+            }
+            if !fits {
+                self.dropped += 1;
+                continue;
             }
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -402,7 +506,11 @@ impl Spool {
         let tx = db.conn.transaction().map_err(sql)?;
         {
             let mut insert = tx
-                .prepare_cached("INSERT INTO records (seq, topic, payload) VALUES (?1, ?2, ?3)")
+                // OR IGNORE: a batch whose commit reported a failure but did reach the disk
+                // is written again without a conflict.
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO records (seq, topic, payload) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(sql)?;
             for (seq, record) in &self.memory {
                 insert
@@ -437,7 +545,9 @@ impl Spool {
                 .map_err(sql)?;
             for row in rows {
                 let (seq, topic, payload) = row.map_err(sql)?;
-                out.push((seq as u64, Record { topic, payload }));
+                if !self.pending_removal.contains(&(seq as u64)) {
+                    out.push((seq as u64, Record { topic, payload }));
+                }
             }
         }
         let start = self.memory.partition_point(|(seq, _)| *seq <= cursor);
@@ -451,54 +561,90 @@ impl Spool {
     }
 
     /// Removes the records `seqs` (delivered). Returns how many were still held (a record
-    /// dropped for room meanwhile is not).
+    /// dropped for room meanwhile is not). Those the disk will not delete now are never
+    /// offered again and are deleted at a later call.
     pub fn remove(&mut self, seqs: &[u64]) -> io::Result<usize> {
         let mut removed = 0;
         let mut freed = 0;
-        let mut rest = Vec::new();
-        if let Some(db) = &mut self.db {
-            let tx = db.conn.transaction().map_err(sql)?;
-            {
-                let mut delete = tx
-                    .prepare_cached(
-                        "DELETE FROM records WHERE seq = ?1 RETURNING length(payload) + length(topic)",
-                    )
-                    .map_err(sql)?;
-                for &seq in seqs {
-                    let len = delete
-                        .query_row(params![seq as i64], |r| r.get::<_, i64>(0))
-                        .optional()
-                        .map_err(sql)?;
-                    match len {
-                        Some(len) => {
-                            removed += 1;
-                            freed += stored_len(len.max(0) as u64);
-                        }
-                        None => rest.push(seq),
+        let mut on_disk = std::mem::take(&mut self.pending_removal);
+        for &seq in seqs {
+            match self.memory.binary_search_by_key(&seq, |(s, _)| *s) {
+                Ok(i) => {
+                    if let Some((_, record)) = self.memory.remove(i) {
+                        removed += 1;
+                        freed += record.stored_len();
                     }
                 }
+                Err(_) if self.db.is_some() => on_disk.push(seq),
+                Err(_) => {}
             }
-            tx.commit().map_err(sql)?;
-        } else {
-            rest.extend_from_slice(seqs);
         }
-        for seq in rest {
-            if let Ok(i) = self.memory.binary_search_by_key(&seq, |(s, _)| *s)
-                && let Some((_, record)) = self.memory.remove(i)
-            {
-                removed += 1;
-                freed += record.stored_len();
+        let mut failure = None;
+        if let Some(db) = &mut self.db
+            && !on_disk.is_empty()
+        {
+            let deleted = (|| -> rusqlite::Result<(usize, u64)> {
+                let tx = db.conn.transaction()?;
+                let (mut n, mut bytes) = (0, 0);
+                {
+                    let mut delete = tx.prepare_cached(
+                        "DELETE FROM records WHERE seq = ?1 \
+                         RETURNING length(payload) + octet_length(topic)",
+                    )?;
+                    for &seq in &on_disk {
+                        if let Some(len) = delete
+                            .query_row(params![seq as i64], |r| r.get::<_, i64>(0))
+                            .optional()?
+                        {
+                            n += 1;
+                            bytes += stored_len(len.max(0) as u64);
+                        }
+                    }
+                }
+                tx.commit()?;
+                Ok((n, bytes))
+            })();
+            match deleted {
+                Ok((n, bytes)) => {
+                    removed += n;
+                    freed += bytes;
+                }
+                Err(e) => {
+                    on_disk.sort_unstable();
+                    on_disk.dedup();
+                    self.pending_removal = on_disk;
+                    failure = Some(sql(e));
+                }
             }
         }
         self.len -= (removed as u64).min(self.len);
         self.bytes -= freed.min(self.bytes);
-        if self.len == 0
-            && let Some(db) = &self.db
-        {
-            // Gives the emptied pages back; best effort.
-            let _ = db.conn.execute_batch("PRAGMA incremental_vacuum");
+        if self.len == 0 {
+            self.bytes = 0;
+            if let Some(db) = &self.db {
+                // Gives the emptied pages back; best effort. Each step frees one page.
+                let vacuum = || -> rusqlite::Result<()> {
+                    let mut stmt = db.conn.prepare("PRAGMA incremental_vacuum")?;
+                    let mut rows = stmt.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                };
+                let _ = vacuum();
+            }
         }
-        Ok(removed)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(removed),
+        }
+    }
+
+    /// Writes the records held in memory (after the disk refused them) to disk now, as at a
+    /// stop. Returns how many are still only in memory.
+    pub fn flush_memory(&mut self) -> usize {
+        if self.db.is_some() && !self.memory.is_empty() && self.write_memory_to_disk().is_ok() {
+            self.disk_failed_at = None;
+        }
+        self.in_memory_fallback()
     }
 }
 
@@ -521,16 +667,84 @@ pub fn spooled(dir: &Path) -> io::Result<Vec<String>> {
         else {
             continue;
         };
-        // Opening takes the lock, so a spool in use is skipped, and an unreadable one is
-        // moved aside here as it would be by its publisher.
-        if let Ok(spool) = Spool::on_disk(dir, name, u64::MAX / 2, false)
-            && !spool.is_empty()
-        {
+        if holds_records(dir, name) {
             names.push(name.to_string());
         }
     }
     names.sort();
     Ok(names)
+}
+
+/// Whether the spool `name` in `dir` holds records, looked at without changing anything: a
+/// shared lock for the moment (a spool a publisher holds is skipped), no journal mode set,
+/// no check, no schema written. A spool of an earlier gst-als format holds records if it
+/// has a live one.
+fn holds_records(dir: &Path, name: &str) -> bool {
+    let path = spool_path(dir, name);
+    if dirs::private_file(&path).ok() != Some(true) {
+        return false;
+    }
+    let Ok(_lock) = lock(dir, name, libc::LOCK_SH, Duration::ZERO) else {
+        return false;
+    };
+    match legacy::read(&path) {
+        Ok(Some(records)) => return !records.is_empty(),
+        Ok(None) => {}
+        Err(_) => return false,
+    }
+    let Ok(conn) = Connection::open(&path) else {
+        return false;
+    };
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM records)", [], |r| {
+        r.get::<_, bool>(0)
+    })
+    .unwrap_or(false)
+}
+
+/// The spool file of gst-als before SQLite: records as `<kind: f, s or x (taken)><u32
+/// little-endian length><payload>`, a torn last record ignored.
+mod legacy {
+    use std::io::{self, Read};
+    use std::path::Path;
+
+    const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+    /// A record of that format: its kind (`f` frames, `s` summary) and payload.
+    pub type Legacy = (u8, Vec<u8>);
+
+    /// The live records (kind, payload) of a spool of the earlier format, or `None` when the
+    /// file is empty, an SQLite database or not of that format.
+    pub fn read(path: &Path) -> io::Result<Option<Vec<Legacy>>> {
+        let mut data = Vec::new();
+        match std::fs::File::open(path) {
+            Ok(mut file) => {
+                file.read_to_end(&mut data)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        if data.is_empty() || data.starts_with(SQLITE_HEADER) || !b"fsx".contains(&data[0]) {
+            return Ok(None);
+        }
+        let mut records = Vec::new();
+        let mut at = 0usize;
+        while at + 5 <= data.len() {
+            let kind = data[at];
+            if !b"fsx".contains(&kind) {
+                break;
+            }
+            let len = u32::from_le_bytes([data[at + 1], data[at + 2], data[at + 3], data[at + 4]])
+                as usize;
+            let Some(payload) = data.get(at + 5..at + 5 + len) else {
+                break;
+            };
+            if kind != b'x' {
+                records.push((kind, payload.to_vec()));
+            }
+            at += 5 + len;
+        }
+        Ok(Some(records))
+    }
 }
 
 #[cfg(test)]

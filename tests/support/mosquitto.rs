@@ -145,6 +145,18 @@ impl Broker {
         (self.dir.clone(), self.port, self.extra.clone())
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open, nothing is acknowledged.
+    pub fn pause(&self) {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+    }
+
+    /// Lets a paused broker go on (SIGCONT).
+    pub fn resume(&self) {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     /// Stops, and starts again on the same port with the same configuration.
     pub fn restart(self) -> Self {
         let (dir, port, extra) = self.stop();
