@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -15,7 +14,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::metrics::{Table, table};
-use crate::model::{Batch, EpochLog, Preprocess, TrainConfig, Trained, train};
+use crate::model::{Batch, EpochLog, Matrix, Preprocess, TrainConfig, Trained, train};
 use crate::pca::{self, Keep};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,8 +158,6 @@ fn prepare(
         .flat_map(|&r| rows.landmarks[r * l..(r + 1) * l].iter().copied())
         .collect();
     let pre = Preprocess::fit(&train_landmarks, l, &pca);
-    let dev = &Device::Cpu;
-    let err = |e: candle_core::Error| e.to_string();
     let mut batches = Vec::new();
     for set in wanted {
         let mut lm = Vec::with_capacity(set.len() * l);
@@ -185,20 +182,9 @@ fn prepare(
                 .iter()
                 .flat_map(|&(_, r)| feats.landmarks[r * l..(r + 1) * l].iter().copied())
                 .collect();
-            let (zl, zf) = pre.apply(
-                &Tensor::from_vec(lms, (n, l), dev).map_err(err)?,
-                &Tensor::from_vec(raw, (n, f), dev).map_err(err)?,
-            )?;
-            lm.extend(
-                zl.flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(err)?,
-            );
-            projected.extend(
-                zf.flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(err)?,
-            );
+            let (zl, zf) = pre.apply(&Matrix::new(n, l, lms)?, &Matrix::new(n, f, raw)?)?;
+            lm.extend(zl.into_data());
+            projected.extend(zf.into_data());
             for &(pos, _) in items {
                 order[next] = pos;
                 next += 1;
@@ -219,8 +205,8 @@ fn prepare(
             .flat_map(|&i| projected[i * k..(i + 1) * k].iter().copied())
             .collect();
         batches.push(Batch {
-            landmarks: Tensor::from_vec(lm_sorted, (set.len(), l), dev).map_err(err)?,
-            flow: Tensor::from_vec(fl_sorted, (set.len(), k), dev).map_err(err)?,
+            landmarks: Matrix::new(set.len(), l, lm_sorted)?,
+            flow: Matrix::new(set.len(), k, fl_sorted)?,
             labels: set.iter().map(|&r| rows.label[r]).collect(),
         });
     }

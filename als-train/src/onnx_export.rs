@@ -75,7 +75,7 @@ fn batch_value(name: &str, width: usize) -> ValueInfoProto {
     }
 }
 
-/// A Gemm (x W^T + b, candle's weight layout) and, with `relu`, a Relu, named `name`.
+/// A Gemm (x W^T + b, the weight [outputs, inputs]) and, with `relu`, a Relu, named `name`.
 fn add_dense(
     init: &mut Vec<TensorProto>,
     nodes: &mut Vec<NodeProto>,
@@ -202,12 +202,11 @@ pub fn to_onnx(trained: &Trained, metadata: &[(String, String)]) -> Result<Vec<u
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{Device, Tensor};
     use gstals::classify::{ClassModel, LABELS_KEY, SYNTHETIC_KEY};
     use gstals::features::{FaceFeatures, FeatureSpec, FlowMode, LandmarkMode};
 
     use super::*;
-    use crate::model::{Batch, Preprocess, TrainConfig, train};
+    use crate::model::{Batch, Matrix, Preprocess, TrainConfig, train};
     use crate::pca::{Keep, fit};
 
     fn spec() -> FeatureSpec {
@@ -242,9 +241,8 @@ mod tests {
         let (fl, _) = data(n, f, classes);
         let pca = fit(&fl, f, Keep::Components(5)).unwrap();
         let pre = Preprocess::fit(&lm, l, &pca);
-        let dev = &Device::Cpu;
-        let raw_lm = Tensor::from_slice(&lm, (n, l), dev).unwrap();
-        let raw_fl = Tensor::from_slice(&fl, (n, f), dev).unwrap();
+        let raw_lm = Matrix::new(n, l, lm.clone()).unwrap();
+        let raw_fl = Matrix::new(n, f, fl.clone()).unwrap();
         let (zl, zf) = pre.apply(&raw_lm, &raw_fl).unwrap();
         let batch = Batch {
             landmarks: zl,
@@ -291,7 +289,10 @@ mod tests {
                 worst = worst.max((x - y).abs());
             }
         }
-        assert!(worst < 1e-5, "ONNX Runtime and candle differ by {worst}");
+        assert!(
+            worst < 1e-5,
+            "ONNX Runtime and the trainer's predictor differ by {worst}"
+        );
         let spread = expected.iter().map(|p| p[0]).fold(0.0f32, f32::max)
             - expected.iter().map(|p| p[0]).fold(1.0f32, f32::min);
         assert!(
@@ -301,12 +302,12 @@ mod tests {
     }
 
     #[test]
-    fn onnx_matches_candle_with_two_classes() {
+    fn onnx_matches_the_predictor_with_two_classes() {
         parity(2);
     }
 
     #[test]
-    fn onnx_matches_candle_with_three_classes() {
+    fn onnx_matches_the_predictor_with_three_classes() {
         parity(3);
     }
 }

@@ -4,6 +4,11 @@
 //! Narrow vectors (a face grid) use the covariance matrix; wide ones (the paper's whole-frame
 //! magnitudes, 307,200 values) the Gram matrix of a sample of rows, whose size is the sample's,
 //! not the vector's.
+//!
+//! The same rows give the same components on any x86_64 CPU: the matrix products are plain
+//! loops here, every sum in one fixed order (nalgebra's `*` on large matrices goes to
+//! `matrixmultiply`, which picks AVX, FMA or SSE kernels at run time, and a fused multiply-add
+//! rounds differently); the eigen-decomposition itself is nalgebra's plain Rust loops.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
@@ -28,37 +33,79 @@ pub struct Pca {
 /// Vectors up to this wide use the covariance matrix.
 const COVARIANCE_LIMIT: usize = 2048;
 
+/// The sum of `a[i] b[i]` in a fixed order whatever the CPU: eight running sums (over i mod
+/// 8, each in ascending i), then added pairwise. The compiler may run the eight lanes as SIMD;
+/// that changes no rounding.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
+        }
+    }
+    for ((s, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
+        *s += x * y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// `scale` times the matrix of dot products of the `m` rows (each `len` long) of `rows`: m x m,
+/// row-major, symmetric.
+fn products(rows: &[f64], len: usize, scale: f64) -> Vec<f64> {
+    let m = rows.len() / len.max(1);
+    let mut out = vec![0.0f64; m * m];
+    for a in 0..m {
+        let ra = &rows[a * len..(a + 1) * len];
+        for b in a..m {
+            let v = dot(ra, &rows[b * len..(b + 1) * len]) * scale;
+            out[a * m + b] = v;
+            out[b * m + a] = v;
+        }
+    }
+    out
+}
+
 /// Fits on `rows` (each `width` values).
 pub fn fit(rows: &[f32], width: usize, keep: Keep) -> Result<Pca, String> {
     let n = rows.len() / width.max(1);
     if n < 2 {
         return Err(format!("PCA needs at least 2 frames, got {n}"));
     }
-    let mut x = DMatrix::from_row_slice(n, width, rows).map(|v| v as f64);
-    let mean: Vec<f64> = (0..width).map(|j| x.column(j).mean()).collect();
-    for (j, m) in mean.iter().enumerate() {
-        x.column_mut(j).add_scalar_mut(-m);
+    let rows = &rows[..n * width];
+    let mut mean = vec![0.0f64; width];
+    for r in rows.chunks_exact(width) {
+        for (m, &v) in mean.iter_mut().zip(r) {
+            *m += v as f64;
+        }
     }
+    for m in &mut mean {
+        *m /= n as f64;
+    }
+    // Centred rows, [n, width] row-major.
+    let x: Vec<f64> = rows
+        .chunks_exact(width)
+        .flat_map(|r| r.iter().zip(&mean).map(|(&v, m)| v as f64 - m))
+        .collect();
     let scale = 1.0 / (n as f64 - 1.0);
-    // Eigenvectors as columns of a width x r matrix and their variances, largest first.
-    let (vectors, variances) = if width <= COVARIANCE_LIMIT {
-        let eig = SymmetricEigen::new(x.transpose() * &x * scale);
-        (
-            eig.eigenvectors,
-            eig.eigenvalues.iter().copied().collect::<Vec<_>>(),
-        )
-    } else {
-        let eig = SymmetricEigen::new(&x * x.transpose() * scale);
-        // v = X^T u / |X^T u| spans the same directions as the covariance's eigenvectors.
-        let mut v = x.transpose() * &eig.eigenvectors;
-        for mut col in v.column_iter_mut() {
-            let norm = col.norm();
-            if norm > 0.0 {
-                col /= norm;
+    let covariance = width <= COVARIANCE_LIMIT;
+    // The eigenvectors (as columns) and their variances.
+    let eig = if covariance {
+        // The covariance's entries are dot products of the columns of x.
+        let mut columns = vec![0.0f64; width * n];
+        for (i, r) in x.chunks_exact(width).enumerate() {
+            for (j, &v) in r.iter().enumerate() {
+                columns[j * n + i] = v;
             }
         }
-        (v, eig.eigenvalues.iter().copied().collect())
+        let c = products(&columns, n, scale);
+        SymmetricEigen::new(DMatrix::from_row_slice(width, width, &c))
+    } else {
+        let g = products(&x, width, scale);
+        SymmetricEigen::new(DMatrix::from_row_slice(n, n, &g))
     };
+    let variances: Vec<f64> = eig.eigenvalues.iter().copied().collect();
     let mut order: Vec<usize> = (0..variances.len()).collect();
     order.sort_by(|&a, &b| variances[b].total_cmp(&variances[a]));
     let total: f64 = variances.iter().map(|v| v.max(0.0)).sum();
@@ -84,21 +131,47 @@ pub fn fit(rows: &[f32], width: usize, keep: Keep) -> Result<Pca, String> {
     } else {
         0.0
     };
-    // A fixed sign (largest loading positive) makes the components reproducible.
-    let signs: Vec<f64> = kept
+    // Each kept direction, `width` long.
+    let direction = |j: usize| -> Vec<f64> {
+        let u = eig.eigenvectors.column(j);
+        if covariance {
+            return u.iter().copied().collect();
+        }
+        // v = X^T u / |X^T u| spans the same direction as the covariance's eigenvector.
+        let mut v = vec![0.0f64; width];
+        for (r, &ui) in x.chunks_exact(width).zip(u.iter()) {
+            for (s, &xv) in v.iter_mut().zip(r) {
+                *s += ui * xv;
+            }
+        }
+        let norm = dot(&v, &v).sqrt();
+        if norm > 0.0 {
+            for s in &mut v {
+                *s /= norm;
+            }
+        }
+        v
+    };
+    let directions: Vec<Vec<f64>> = kept
         .iter()
         .map(|&j| {
-            let largest = vectors
-                .column(j)
+            let mut v = direction(j);
+            // A fixed sign (largest loading positive) makes the components reproducible.
+            let largest = v
                 .iter()
                 .fold(0.0f64, |a, &b| if b.abs() > a.abs() { b } else { a });
-            if largest < 0.0 { -1.0 } else { 1.0 }
+            if largest < 0.0 {
+                for s in &mut v {
+                    *s = -*s;
+                }
+            }
+            v
         })
         .collect();
     let mut matrix = Vec::with_capacity(width * k);
     for r in 0..width {
-        for (&j, sign) in kept.iter().zip(&signs) {
-            matrix.push((sign * vectors[(r, j)]) as f32);
+        for d in &directions {
+            matrix.push(d[r] as f32);
         }
     }
     Ok(Pca {

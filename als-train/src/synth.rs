@@ -19,14 +19,16 @@ pub struct SynthOptions {
     pub tasks: Vec<Task>,
 }
 
-/// Encodes `frames` RGB frames to `path` (H.264 in MP4).
+/// Encodes `frames` RGB frames to `path` (H.264 in MP4). One x264 thread: with its default
+/// frame threads, two runs on the same machine gave clips that decode to different frames
+/// (from about the 20th frame on), and so different features and models.
 fn encode(
     path: &Path,
     frames: impl Iterator<Item = Result<Vec<u8>, String>>,
 ) -> Result<(), String> {
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time ! videoconvert ! video/x-raw,format=I420 ! \
-         x264enc speed-preset=fast ! mp4mux ! filesink location=\"{}\"",
+         x264enc speed-preset=fast threads=1 ! mp4mux ! filesink location=\"{}\"",
         path.display()
     ))
     .map_err(|e| format!("could not build the encoder: {e}"))?

@@ -107,11 +107,16 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     ]);
     assert!(fit.contains("subject-grouped 5-fold"), "{fit}");
     let accuracy = subject_accuracy(&report);
-    // Clean CI runs of the same code have given 0.875 (21 of 24) as well as 0.92-1.00: one
-    // subject near the other profile moves between runs. 0.85 still sits far above the
-    // shuffled-label control below (<= 0.7).
+    eprintln!("end-to-end: network, subject-grouped 5-fold, subject accuracy {accuracy}");
+    // The trainer is deterministic (same features and seed: the same model on any thread
+    // count and x86_64 CPU) and so are the clips on one machine (one x264 thread). Measured
+    // here with seed 1: 0.958 (23 of 24) in repeated runs, and 0.958 too on features
+    // extracted on an emulated CPU without AVX or FMA; seeds 1-6 gave 0.917-1.00. The clips
+    // and features still differ in detail between CPUs (encoder, face mesh and flow SIMD), so
+    // 0.9 leaves one subject of margin below the measured figure. With the earlier,
+    // CPU-dependent trainer, clean CI runs gave 0.875 to 1.00.
     assert!(
-        accuracy >= 0.85,
+        accuracy >= 0.9,
         "held-out subject accuracy {accuracy}\n{fit}"
     );
     for file in ["tables.txt", "epochs.csv", "accuracy.png", "loss.png"] {
@@ -136,6 +141,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     );
     assert!(kinematics.contains("jaw-opening.amplitude"), "{kinematics}");
     let accuracy = subject_accuracy(&kinematics_report);
+    eprintln!("end-to-end: kinematics model, subject accuracy {accuracy}");
     assert!(
         accuracy >= 0.75,
         "kinematics model: subject accuracy {accuracy}\n{kinematics}"
@@ -160,6 +166,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         "--shuffle-labels",
     ]);
     let chance = subject_accuracy(&shuffled_report);
+    eprintln!("end-to-end: shuffled labels, subject accuracy {chance}");
     assert!(
         chance <= 0.7,
         "shuffled labels must stay near chance, got {chance}"
@@ -238,6 +245,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
             right += 1;
         }
     }
+    eprintln!("end-to-end: {right} of 4 held-out subjects labelled right by alsclassify");
     assert!(right >= 3, "{right} of 4 held-out subjects labelled right");
     let _ = std::fs::remove_dir_all(&dir);
 }
