@@ -88,12 +88,60 @@ fn i64s(bytes: &[u8]) -> Vec<i64> {
         .collect()
 }
 
-/// Reads one video's file, checking its spec against `spec`.
-pub fn read_video(path: &Path, spec: &FeatureSpec) -> Result<VideoFeatures, String> {
+/// The video fields of the index that each features file repeats in its metadata, so a file
+/// can be checked against the row that points at it.
+pub const VIDEO_FIELDS: [&str; 4] = ["path", "label", "subject", "task"];
+
+impl IndexRow {
+    fn field(&self, name: &str) -> &str {
+        match name {
+            "path" => &self.path,
+            "label" => &self.label,
+            "subject" => &self.subject,
+            _ => &self.task,
+        }
+    }
+
+    /// Whether the file's metadata describes this row's video, label, subject and task; an
+    /// index and files from different runs (an extract interrupted after a manifest was
+    /// reordered) would otherwise pair one video's features with another's label.
+    pub fn check(&self, metadata: &HashMap<String, String>) -> Result<(), String> {
+        for name in VIDEO_FIELDS {
+            let stored = metadata.get(name).map(String::as_str).unwrap_or("");
+            if stored != self.field(name) {
+                return Err(format!(
+                    "{}: {INDEX} gives {name} {:?} but the file holds {:?}; the folder mixes \
+                     two extract runs (one interrupted?): run als-train extract again",
+                    self.file,
+                    self.field(name),
+                    stored
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metadata of a features file.
+pub fn read_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    Ok(metadata.metadata().clone().unwrap_or_default())
+}
+
+/// Reads one video's file, checking its spec against `spec` and, given its index row, that
+/// it holds that row's video.
+pub fn read_video(
+    path: &Path,
+    spec: &FeatureSpec,
+    row: Option<&IndexRow>,
+) -> Result<VideoFeatures, String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("could not read {}: {e}", path.display()))?;
     let fail =
         |e: &dyn std::fmt::Display| format!("{} is not a features file: {e}", path.display());
+    if let Some(row) = row {
+        row.check(&read_metadata(&bytes).map_err(|e| fail(&e))?)?;
+    }
     let file_spec = read_spec(&bytes).map_err(|e| fail(&e))?;
     if &file_spec != spec {
         return Err(format!(
@@ -141,8 +189,7 @@ pub fn read_video(path: &Path, spec: &FeatureSpec) -> Result<VideoFeatures, Stri
 }
 
 fn read_spec(bytes: &[u8]) -> Result<FeatureSpec, String> {
-    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
-    let map = metadata.metadata().clone().unwrap_or_default();
+    let map = read_metadata(bytes)?;
     FeatureSpec::from_props(|k| map.get(k).cloned())
 }
 
@@ -181,6 +228,7 @@ impl Dataset {
     }
 
     pub fn read(&self, video: usize) -> Result<VideoFeatures, String> {
-        read_video(&self.dir.join(&self.videos[video].file), &self.spec)
+        let row = &self.videos[video];
+        read_video(&self.dir.join(&row.file), &self.spec, Some(row))
     }
 }

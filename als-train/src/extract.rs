@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use gstals::features::{self, FeatureSpec, Frame};
 use gstals::meta::{FaceMeta, FlowMeta};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::data::{INDEX, IndexRow, VideoFeatures, write_video};
+use crate::data::{INDEX, IndexRow, VideoFeatures, read_metadata, read_video, write_video};
 
 /// One video of the manifest.
 #[derive(Clone, Debug)]
@@ -186,6 +187,41 @@ pub struct ExtractOptions {
     pub spec: FeatureSpec,
 }
 
+/// What identifies the video file a features file was made from, beside its path: its size
+/// and modification time, so an edited or replaced video is extracted again.
+fn fingerprint(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{}:{}", meta.len(), modified.as_nanos()))
+}
+
+/// The index row of `file` when an earlier run already extracted this very video (same path,
+/// label, subject, task, size and time) with `spec`: an interrupted extract resumes.
+fn already_extracted(
+    out: &Path,
+    file: &str,
+    row: &IndexRow,
+    spec: &FeatureSpec,
+) -> Option<IndexRow> {
+    let path = out.join(file);
+    let metadata = read_metadata(&std::fs::read(&path).ok()?).ok()?;
+    let video = fingerprint(Path::new(&row.path))?;
+    if metadata.get("video") != Some(&video) {
+        return None;
+    }
+    let frames = metadata.get("frames")?.parse().ok()?;
+    let features = read_video(&path, spec, Some(row)).ok()?;
+    Some(IndexRow {
+        frames,
+        rows: features.frame.len() as u64,
+        ..row.clone()
+    })
+}
+
 /// Extracts every video; failures are reported and skipped. Returns (extracted, skipped).
 pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), String> {
     let rows = read_manifest(&options.manifest)?;
@@ -212,43 +248,54 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
     ));
     type Done = Vec<(usize, Result<IndexRow, String>)>;
     let done: Arc<Mutex<Done>> = Arc::default();
+    let resumed = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             let (queue, done) = (queue.clone(), done.clone());
             let (videos_bar, frames_bar) = (videos_bar.clone(), frames_bar.clone());
-            let (spec, videos_dir) = (&options.spec, &videos_dir);
+            let (spec, out, resumed) = (&options.spec, &options.out, &resumed);
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().map(|mut q| q.next()).ok().flatten();
                     let Some((i, row)) = next else { break };
+                    let file = format!("videos/{i:05}.safetensors");
+                    let mut entry = IndexRow {
+                        file: file.clone(),
+                        path: row.path.display().to_string(),
+                        label: row.label.clone(),
+                        subject: row.subject.clone(),
+                        task: row.task.clone(),
+                        frames: 0,
+                        rows: 0,
+                    };
+                    if let Some(done_before) = already_extracted(out, &file, &entry, spec) {
+                        resumed.fetch_add(1, Ordering::Relaxed);
+                        videos_bar.inc(1);
+                        if let Ok(mut d) = done.lock() {
+                            d.push((i, Ok(done_before)));
+                        }
+                        continue;
+                    }
                     let result = extract_video(&row.path, spec, &frames_bar).and_then(|video| {
-                        let file = format!("videos/{i:05}.safetensors");
                         let scale = match video.source_fps {
                             Some(fps) if spec.fps > 0.0 => fps / spec.fps,
                             _ => 1.0,
                         };
-                        let metadata = HashMap::from([
-                            ("path".to_string(), row.path.display().to_string()),
+                        let mut metadata = HashMap::from([
+                            ("path".to_string(), entry.path.clone()),
                             ("label".to_string(), row.label.clone()),
                             ("subject".to_string(), row.subject.clone()),
                             ("task".to_string(), row.task.clone()),
                             ("flow-scale".to_string(), scale.to_string()),
+                            ("frames".to_string(), video.frames.to_string()),
                         ]);
-                        write_video(
-                            &videos_dir.join(format!("{i:05}.safetensors")),
-                            spec,
-                            &video.features,
-                            metadata,
-                        )?;
-                        Ok(IndexRow {
-                            file,
-                            path: row.path.display().to_string(),
-                            label: row.label.clone(),
-                            subject: row.subject.clone(),
-                            task: row.task.clone(),
-                            frames: video.frames,
-                            rows: video.features.frame.len() as u64,
-                        })
+                        if let Some(video) = fingerprint(&row.path) {
+                            metadata.insert("video".to_string(), video);
+                        }
+                        write_video(&out.join(&file), spec, &video.features, metadata)?;
+                        entry.frames = video.frames;
+                        entry.rows = video.features.frame.len() as u64;
+                        Ok(entry)
                     });
                     videos_bar.inc(1);
                     if let Ok(mut d) = done.lock() {
@@ -260,6 +307,10 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
     });
     videos_bar.finish();
     frames_bar.finish();
+    let resumed = resumed.into_inner();
+    if resumed > 0 {
+        eprintln!("extract: {resumed} videos were already extracted by an earlier run; kept");
+    }
     let mut done = std::mem::take(&mut *done.lock().map_err(|_| "a worker panicked")?);
     done.sort_by_key(|(i, _)| *i);
     let mut skipped = Vec::new();

@@ -7,6 +7,7 @@
 //! evaluated with the same subject-grouped protocol as `fit`, then fitted on all windows, and
 //! its coefficients are printed by name.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +51,6 @@ fn features(w: &WindowStats) -> Vec<f64> {
                 s.peak_closing_speed,
             ]
         })
-        .map(|v| if v.is_finite() { v } else { 0.0 })
         .collect()
 }
 
@@ -127,15 +127,27 @@ pub struct Logistic {
 
 impl Logistic {
     /// Fits by gradient descent on the mean log-loss plus `l2` times the squared weights.
+    /// A value that is not finite (no amplitude where no repetition was found) is missing, not
+    /// zero: it is left out of the mean and spread and stands at the mean, so it pushes the
+    /// prediction neither way.
     pub fn fit(x: &[Vec<f64>], y: &[f64], l2: f64) -> Self {
         let d = x.first().map_or(0, Vec::len);
         let n = x.len().max(1) as f64;
+        let finite = |j: usize| x.iter().map(move |r| r[j]).filter(|v| v.is_finite());
         let mean: Vec<f64> = (0..d)
-            .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n)
+            .map(|j| {
+                let k = finite(j).count();
+                if k == 0 {
+                    0.0
+                } else {
+                    finite(j).sum::<f64>() / k as f64
+                }
+            })
             .collect();
         let scale: Vec<f64> = (0..d)
             .map(|j| {
-                let var = x.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n;
+                let k = finite(j).count().max(1) as f64;
+                let var = finite(j).map(|v| (v - mean[j]).powi(2)).sum::<f64>() / k;
                 if var > 1e-18 { var.sqrt() } else { 1.0 }
             })
             .collect();
@@ -168,7 +180,7 @@ impl Logistic {
     fn standardise(&self, row: &[f64]) -> Vec<f64> {
         row.iter()
             .zip(self.mean.iter().zip(&self.scale))
-            .map(|(v, (m, s))| (v - m) / s)
+            .map(|(v, (m, s))| if v.is_finite() { (v - m) / s } else { 0.0 })
             .collect()
     }
 
@@ -196,15 +208,26 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
             "the interpretable model is two-class; the manifest has {labels:?}"
         ));
     }
-    let measured = measure_all(&videos, opts)?;
+    let subject_labels = subject_labels(&videos)?;
+    let measured = measure_all(&videos, opts);
     let mut rows = Rows::default();
     let mut x: Vec<Vec<f64>> = Vec::new();
+    let mut skipped = 0;
     for (video, windows) in videos.iter().zip(&measured) {
+        let windows = match windows {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("kinematics: skipped {}: {e}", video.path.display());
+                skipped += 1;
+                continue;
+            }
+        };
         let s = match rows.subjects.iter().position(|s| *s == video.subject) {
             Some(s) => s,
             None => {
                 rows.subjects.push(video.subject.clone());
-                let l = labels.iter().position(|l| *l == video.label).unwrap_or(0);
+                let label = &subject_labels[&video.subject];
+                let l = labels.iter().position(|l| l == label).unwrap_or(0);
                 rows.subject_label.push(l as u32);
                 rows.subjects.len() - 1
             }
@@ -214,6 +237,12 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
             rows.subject.push(s);
             rows.label.push(rows.subject_label[s]);
         }
+    }
+    if skipped > 0 {
+        eprintln!(
+            "kinematics: {skipped} of {} videos could not be measured and were left out",
+            videos.len()
+        );
     }
     if opts.shuffle_labels {
         use rand::SeedableRng;
@@ -296,10 +325,31 @@ fn coefficients_text(model: &Logistic, labels: &[String]) -> String {
     out
 }
 
+/// One label per subject, as `fit` requires: subject-level results need one truth per person.
+fn subject_labels(videos: &[ManifestRow]) -> Result<HashMap<String, String>, String> {
+    let mut labels: HashMap<String, String> = HashMap::new();
+    for v in videos {
+        match labels.get(&v.subject) {
+            Some(l) if *l != v.label => {
+                return Err(format!(
+                    "subject {} has videos labelled both {l} and {}",
+                    v.subject, v.label
+                ));
+            }
+            Some(_) => {}
+            None => {
+                labels.insert(v.subject.clone(), v.label.clone());
+            }
+        }
+    }
+    Ok(labels)
+}
+
+/// Every video's windows, or why it could not be measured.
 fn measure_all(
     videos: &[ManifestRow],
     opts: &KinematicsOptions,
-) -> Result<Vec<Vec<WindowStats>>, String> {
+) -> Vec<Result<Vec<WindowStats>, String>> {
     let queue = Arc::new(Mutex::new(
         (0..videos.len()).collect::<Vec<_>>().into_iter(),
     ));
@@ -320,11 +370,18 @@ fn measure_all(
             });
         }
     });
-    let mut done = std::mem::take(&mut *done.lock().map_err(|_| "a worker panicked")?);
+    let mut done = match done.lock() {
+        Ok(mut d) => std::mem::take(&mut *d),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
     done.sort_by_key(|(i, _)| *i);
-    done.into_iter()
-        .map(|(i, r)| r.map_err(|e| format!("{}: {e}", videos[i].path.display())))
-        .collect()
+    let mut results: Vec<Result<Vec<WindowStats>, String>> = (0..videos.len())
+        .map(|_| Err("not measured: a worker stopped".to_string()))
+        .collect();
+    for (i, r) in done {
+        results[i] = r;
+    }
+    results
 }
 
 #[cfg(test)]
@@ -360,5 +417,62 @@ mod tests {
             features(&WindowStats::default()).len()
         );
         assert_eq!(feature_names()[2], "lip-aperture.rate");
+    }
+
+    #[test]
+    fn a_missing_value_is_neither_zero_nor_evidence() {
+        // Feature 0 separates the classes; in a third of the rows it is missing (no
+        // repetition found), which must not read as a tiny amplitude.
+        let x: Vec<Vec<f64>> = (0..300)
+            .map(|i| {
+                let class = (i % 2) as f64;
+                let v = if i % 3 == 0 {
+                    f64::NAN
+                } else {
+                    5.0 + class * 2.0
+                };
+                vec![v, (i % 5) as f64]
+            })
+            .collect();
+        let y: Vec<f64> = (0..300).map(|i| (i % 2) as f64).collect();
+        let model = Logistic::fit(&x, &y, 0.001);
+        assert!(
+            model.mean[0] > 5.5 && model.mean[0] < 6.5,
+            "{}",
+            model.mean[0]
+        );
+        assert!(model.weights[0] > 1.0, "{:?}", model.weights);
+        let missing = model.probability(&[f64::NAN, 2.0]);
+        let at_mean = model.probability(&[model.mean[0], 2.0]);
+        assert!((missing - at_mean).abs() < 1e-12, "{missing} {at_mean}");
+        // Read as zero it would have been a confident "class 0".
+        assert!(model.probability(&[0.0, 2.0]) < 0.01);
+        assert!((missing - 0.5).abs() < 0.2, "{missing}");
+    }
+
+    #[test]
+    fn one_label_per_subject() {
+        let row = |subject: &str, label: &str| ManifestRow {
+            path: PathBuf::from(format!("{subject}-{label}.mp4")),
+            label: label.into(),
+            subject: subject.into(),
+            task: String::new(),
+        };
+        let fine = [
+            row("a", "typical"),
+            row("a", "typical"),
+            row("b", "impaired"),
+        ];
+        assert_eq!(subject_labels(&fine).unwrap()["b"], "impaired");
+        let mixed = [
+            row("a", "typical"),
+            row("b", "impaired"),
+            row("a", "impaired"),
+        ];
+        let err = subject_labels(&mixed).unwrap_err();
+        assert!(
+            err.contains("subject a has videos labelled both typical and impaired"),
+            "{err}"
+        );
     }
 }

@@ -128,5 +128,157 @@ fn unreadable_and_faceless_videos_are_skipped_and_one_class_or_mixed_labels_are_
         err.contains("subject s1 has videos labelled both typical and impaired"),
         "{err}"
     );
+    // The interpretable model refuses the same manifest rather than relabelling the second
+    // video with the first one's label.
+    let out = als_train(&["kinematics", &s(&manifest)]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("subject s1 has videos labelled both typical and impaired"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kinematics_skips_an_unreadable_video_and_measures_the_rest() {
+    let dir = workdir("kinematics");
+    let clips = dir.join("clips");
+    let out = als_train(&[
+        "synth",
+        &s(&clips),
+        "--subjects",
+        "4",
+        "--frames",
+        "30",
+        "--tasks",
+        "pa",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(clips.join("corrupt.mp4"), b"this is not a video").unwrap();
+    let manifest = clips.join("with-corrupt.csv");
+    let listed = std::fs::read_to_string(clips.join("manifest.csv")).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{listed}corrupt.mp4,impaired,subject-099,pa\n"),
+    )
+    .unwrap();
+    let out = als_train(&[
+        "kinematics",
+        &s(&manifest),
+        "--window",
+        "1",
+        "--min-frames",
+        "5",
+        "--folds",
+        "2",
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("skipped") && err.contains("corrupt.mp4"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 5 videos could not be measured"), "{err}");
+    assert!(err.contains("of 4 subjects in 5 videos"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The index and the features files of two runs must never pair one video's features with
+/// another's label, and a run that stopped part way resumes.
+#[test]
+fn an_interrupted_extract_cannot_mislabel_and_resumes() {
+    let dir = workdir("resume");
+    let clips = dir.join("clips");
+    let out = als_train(&[
+        "synth",
+        &s(&clips),
+        "--subjects",
+        "2",
+        "--frames",
+        "6",
+        "--tasks",
+        "pa",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let features = dir.join("features");
+    let manifest = clips.join("manifest.csv");
+    let out = als_train(&["extract", &s(&manifest), "--out", &s(&features)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("already extracted"),
+        "{}",
+        stderr(&out)
+    );
+    let index = features.join("index.csv");
+    let first_index = std::fs::read_to_string(&index).unwrap();
+
+    // Run again unchanged: every video is kept, none extracted anew.
+    let out = als_train(&["extract", &s(&manifest), "--out", &s(&features)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("extract: 2 videos were already extracted by an earlier run"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&index).unwrap(), first_index);
+
+    // The manifest reordered and extracted again, but the run "stops" before the index is
+    // replaced: the old index points at files that now hold the other subject.
+    let listed = std::fs::read_to_string(&manifest).unwrap();
+    let mut lines: Vec<&str> = listed.lines().collect();
+    lines[1..].reverse();
+    let reordered = clips.join("reordered.csv");
+    std::fs::write(&reordered, lines.join("\n") + "\n").unwrap();
+    let out = als_train(&["extract", &s(&reordered), "--out", &s(&features)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("already extracted"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&index, &first_index).unwrap();
+    let model = dir.join("m.onnx");
+    let out = als_train(&["fit", &s(&features), "--out", &s(&model), "--folds", "2"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("the folder mixes two extract runs"), "{err}");
+    assert!(!model.exists());
+
+    // Resumed: the files already match the reordered manifest, so nothing is extracted and
+    // the index is rewritten to match them.
+    let out = als_train(&["extract", &s(&reordered), "--out", &s(&features)]);
+    assert!(
+        stderr(&out).contains("extract: 2 videos were already extracted"),
+        "{}",
+        stderr(&out)
+    );
+    let out = als_train(&[
+        "fit",
+        &s(&features),
+        "--out",
+        &s(&model),
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A video replaced in place is extracted again, not taken from the old file.
+    let video = clips.join("subject-000-pa.mp4");
+    let bytes = std::fs::read(&video).unwrap();
+    std::fs::write(&video, &bytes).unwrap();
+    let touched = std::fs::File::options().write(true).open(&video).unwrap();
+    touched
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(touched);
+    let out = als_train(&["extract", &s(&reordered), "--out", &s(&features)]);
+    assert!(
+        stderr(&out).contains("extract: 1 videos were already extracted"),
+        "{}",
+        stderr(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
