@@ -55,8 +55,8 @@ enum Command {
         port: u16,
         #[arg(long, default_value = "/als")]
         mount: String,
-        /// Size of the served stream (the source is scaled to it, keeping its aspect with
-        /// borders); even numbers.
+        /// Size of the served stream (the annotated source is scaled to it, keeping its
+        /// aspect with borders; the elements measure the source's own frames); even numbers.
         #[arg(long, default_value_t = 640)]
         width: u32,
         #[arg(long, default_value_t = 480)]

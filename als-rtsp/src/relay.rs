@@ -416,12 +416,15 @@ fn build_ingest(
     } else {
         ""
     };
+    // The elements measure the camera's own frames, as `als-train extract` and `als-batch` do
+    // (a model's frame-mode landmarks are in those pixels); only the served picture is scaled
+    // to the served size, with borders to keep its aspect.
     let launch = format!(
-        "uridecodebin name=source ! videoconvert ! videoscale ! \
-         video/x-raw,width={w},height={h},pixel-aspect-ratio=1/1 ! \
+        "uridecodebin name=source ! videoconvert ! \
          queue name=head max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! \
-         alsmesh ! {flow} ! {classify}{export}{publish}alsoverlay ! videoconvert ! \
-         video/x-raw,format=I420 ! appsink name=annotated sync={sync} max-buffers=4",
+         alsmesh ! {flow} ! {classify}{export}{publish}alsoverlay ! videoscale ! videoconvert ! \
+         video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1 ! \
+         appsink name=annotated sync={sync} max-buffers=4",
         w = options.width,
         h = options.height,
         flow = options.flow,

@@ -26,6 +26,7 @@ struct Seen {
     at: Instant,
     luma_spread: f64,
     yellow: usize,
+    size: (u32, u32),
 }
 
 fn viewer(url: &str) -> (gst::Element, Arc<Mutex<Vec<Seen>>>) {
@@ -47,6 +48,10 @@ fn viewer(url: &str) -> (gst::Element, Arc<Mutex<Vec<Seen>>>) {
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let size = sample
+                    .caps()
+                    .and_then(|c| gst_video::VideoInfo::from_caps(c).ok())
+                    .map_or((0, 0), |i| (i.width(), i.height()));
                 let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                 let px: Vec<&[u8]> = map.chunks_exact(3).collect();
                 let luma: Vec<f64> = px
@@ -63,6 +68,7 @@ fn viewer(url: &str) -> (gst::Element, Arc<Mutex<Vec<Seen>>>) {
                     at: Instant::now(),
                     luma_spread: var.sqrt(),
                     yellow,
+                    size,
                 });
                 Ok(gst::FlowSuccess::Ok)
             })
@@ -108,7 +114,7 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
             &source_url,
             "--address=127.0.0.1",
             &format!("--port={relay_port}"),
-            "--width=320",
+            "--width=384",
             "--height=240",
             &format!("--fps={FPS}"),
             &format!("--jsonl={}", jsonl.display()),
@@ -166,6 +172,22 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
         outage.iter().all(|s| s.luma_spread < 25.0),
         "outage frames are the card"
     );
+
+    // The viewer gets the served size (the 4:3 source with borders), the elements measured the
+    // source's own 320x240 frames.
+    assert!(
+        seen.iter().all(|s| s.size == (384, 240)),
+        "served sizes {:?}",
+        seen.iter()
+            .map(|s| s.size)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    let sizes: std::collections::BTreeSet<(u64, u64)> = connections(&jsonl)
+        .iter()
+        .flatten()
+        .filter_map(|r| Some((r["width"].as_u64()?, r["height"].as_u64()?)))
+        .collect();
+    assert_eq!(sizes, [(320, 240)].into(), "measured frame sizes\n{log}");
 
     // Every frame the relay analysed reached the viewer, annotated.
     let annotated = seen
