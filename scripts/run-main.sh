@@ -54,3 +54,5 @@ for subject in 0 1; do
   tail -n 1 "$jsonl" | grep -q '"summary"'
   scripts/print-kinematics.py "$jsonl"
 done
+# The demo judged on subjects it never saw, beside the kinematics model and a shuffled control.
+./scripts/check-demo.sh release

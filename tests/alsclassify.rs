@@ -146,6 +146,25 @@ fn faces_are_classified_per_frame_and_summarised_at_eos() {
     assert_eq!(summary[0].flow_scale, 1.0);
 }
 
+/// The demo model was trained on subjects with seeds 1000-1059; these are new to it, and it
+/// must tell both profiles apart (the main job checks 40 more with `scripts/check-demo.sh`).
+#[test]
+fn the_demo_model_tells_new_typical_and_impaired_subjects_apart() {
+    let model = demo_model();
+    let launch = format!("alsclassify model={}", model.display());
+    for (profile, seed, class) in [
+        (Profile::Impaired, 4243, 1),
+        (Profile::Impaired, 4245, 1),
+        (Profile::Typical, 4244, 0),
+    ] {
+        let (_, messages) = run_subject(&Subject::new(profile, seed), 60, 1, 30, &launch);
+        let summary = summary_of(&messages, SUMMARY);
+        let face = &summary[0].faces[0];
+        assert_eq!(face.label.as_deref(), Some(profile.name()), "{summary:?}");
+        assert!(face.mean[class] >= 0.7, "{profile:?} {seed}: {summary:?}");
+    }
+}
+
 #[test]
 fn alsflow_default_grid_pools_exactly_to_the_demo_models_grid() {
     // The brief's typical line, `alsmesh ! alsflow region=face ! alsclassify`, with

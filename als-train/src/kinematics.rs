@@ -65,6 +65,9 @@ pub struct KinematicsOptions {
     pub l2: f64,
     pub jobs: usize,
     pub shuffle_labels: bool,
+    /// Manifests of subjects the model never saw, each evaluated after the fit on all
+    /// windows.
+    pub held_out: Vec<PathBuf>,
 }
 
 /// The window statistics of every face of one video.
@@ -195,20 +198,22 @@ impl Logistic {
     }
 }
 
-pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
-    let videos = read_manifest(&opts.manifest)?;
-    let mut labels: Vec<String> = Vec::new();
-    for v in &videos {
-        if !labels.contains(&v.label) {
-            labels.push(v.label.clone());
-        }
-    }
-    if labels.len() != 2 {
+/// The windows of every video of `manifest` measured, as rows labelled by subject with
+/// `labels`' order; videos that cannot be measured are reported and left out.
+fn measured_rows(
+    manifest: &Path,
+    labels: &[String],
+    opts: &KinematicsOptions,
+) -> Result<(Rows, Vec<Vec<f64>>, usize), String> {
+    let videos = read_manifest(manifest)?;
+    let subject_labels = subject_labels(&videos)?;
+    if let Some(v) = videos.iter().find(|v| !labels.contains(&v.label)) {
         return Err(format!(
-            "the interpretable model is two-class; the manifest has {labels:?}"
+            "{}: label {} is not among the model's {labels:?}",
+            manifest.display(),
+            v.label
         ));
     }
-    let subject_labels = subject_labels(&videos)?;
     let measured = measure_all(&videos, opts);
     let mut rows = Rows::default();
     let mut x: Vec<Vec<f64>> = Vec::new();
@@ -244,6 +249,23 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
             videos.len()
         );
     }
+    Ok((rows, x, videos.len()))
+}
+
+pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
+    let videos = read_manifest(&opts.manifest)?;
+    let mut labels: Vec<String> = Vec::new();
+    for v in &videos {
+        if !labels.contains(&v.label) {
+            labels.push(v.label.clone());
+        }
+    }
+    if labels.len() != 2 {
+        return Err(format!(
+            "the interpretable model is two-class; the manifest has {labels:?}"
+        ));
+    }
+    let (mut rows, x, video_count) = measured_rows(&opts.manifest, &labels, opts)?;
     if opts.shuffle_labels {
         use rand::SeedableRng;
         use rand::seq::SliceRandom;
@@ -260,7 +282,7 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
         "kinematics: {} windows of {} subjects in {} videos; {}",
         x.len(),
         rows.subjects.len(),
-        videos.len(),
+        video_count,
         opts.protocol.describe()
     );
     let y: Vec<f64> = rows.label.iter().map(|&l| l as f64).collect();
@@ -306,6 +328,47 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
         std::fs::write(dir.join("coefficients.csv"), csv)
             .map_err(|e| format!("could not write coefficients.csv: {e}"))?;
     }
+    for (i, held_out) in opts.held_out.iter().enumerate() {
+        let held = held_out_evaluation(&model, held_out, &labels, opts)?;
+        if let Some(dir) = &opts.report {
+            crate::report::write(&dir.join(format!("held-out-{}", i + 1)), &held, &[])?;
+        }
+    }
+    Ok(evaluation)
+}
+
+/// The model fitted on every training window, applied to the videos of another manifest
+/// (subjects it never saw): the tables and each subject's verdict.
+fn held_out_evaluation(
+    model: &Logistic,
+    manifest: &Path,
+    labels: &[String],
+    opts: &KinematicsOptions,
+) -> Result<Evaluation, String> {
+    let (rows, x, video_count) = measured_rows(manifest, labels, opts)?;
+    if x.is_empty() {
+        return Err(format!("{}: no window to evaluate", manifest.display()));
+    }
+    let probabilities: Vec<Option<Vec<f32>>> = x
+        .iter()
+        .map(|row| {
+            let p = model.probability(row) as f32;
+            Some(vec![1.0 - p, p])
+        })
+        .collect();
+    let protocol = format!(
+        "logistic regression on alskinematics window statistics, fitted on {} and applied to \
+         the {} subjects of {} ({video_count} videos) it never saw",
+        opts.manifest.display(),
+        rows.subjects.len(),
+        manifest.display()
+    );
+    let mut evaluation = evaluate(labels, &rows, &probabilities, &protocol, false);
+    evaluation.row = "window".into();
+    println!("{protocol}");
+    println!("Held-out window level:\n{}", evaluation.frames.to_text());
+    println!("Held-out subject level:\n{}", evaluation.subjects.to_text());
+    println!("{}", evaluation.subjects_text());
     Ok(evaluation)
 }
 

@@ -69,6 +69,10 @@ enum Command {
         tasks: Vec<String>,
         #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../third_party/photos/astronaut.png"))]
         photo: PathBuf,
+        /// Clips rendered at a time (default: one per CPU); each clip's bytes are the same
+        /// whatever the number.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Runs alsmesh and alsflow over every video of MANIFEST (columns path,label,subject[,task])
     /// and stores per-frame, per-face features in DIR. Unreadable or face-less videos are
@@ -171,6 +175,11 @@ enum Command {
         /// Shuffles labels between subjects: a control that must score near chance.
         #[arg(long)]
         shuffle_labels: bool,
+        /// A manifest of other subjects (repeatable): the model fitted on all of MANIFEST's
+        /// windows is applied to them, and their tables and verdicts printed (and written to
+        /// REPORT/held-out-1, -2, ...).
+        #[arg(long)]
+        held_out: Vec<PathBuf>,
     },
     /// Prints the tables for MODEL on the features in DIR, run by ONNX Runtime.
     Eval {
@@ -201,6 +210,7 @@ fn run(cli: Cli) -> Result<(), String> {
             frames,
             tasks,
             photo,
+            jobs,
         } => {
             let tasks = tasks
                 .iter()
@@ -215,6 +225,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 seed,
                 frames,
                 tasks,
+                jobs: jobs.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                }),
             })
         }
         Command::Extract {
@@ -332,6 +345,7 @@ fn run(cli: Cli) -> Result<(), String> {
             l2,
             jobs,
             shuffle_labels,
+            held_out,
         } => {
             if !(window.is_finite() && (0.5..=600.0).contains(&window)) {
                 return Err(format!("--window {window}: from 0.5 to 600 seconds"));
@@ -351,6 +365,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 l2,
                 jobs,
                 shuffle_labels,
+                held_out,
             })
             .map(|_| ())
         }

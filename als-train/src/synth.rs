@@ -17,6 +17,8 @@ pub struct SynthOptions {
     pub seed: u64,
     pub frames: usize,
     pub tasks: Vec<Task>,
+    /// Clips rendered at a time.
+    pub jobs: usize,
 }
 
 /// Encodes `frames` RGB frames to `path` (H.264 in MP4). One x264 thread: with its default
@@ -86,37 +88,66 @@ pub fn run(options: &SynthOptions) -> Result<(), String> {
             options.photo.display()
         )
     })?;
+    let cohort = subjects::cohort(options.subjects, options.seed);
     let mut manifest = String::from("path,label,subject,task\n");
     let mut described = String::new();
-    for (i, subject) in subjects::cohort(options.subjects, options.seed)
-        .iter()
-        .enumerate()
-    {
+    let mut clips = Vec::new();
+    for (i, subject) in cohort.iter().enumerate() {
         let name = format!("subject-{i:03}");
         described.push_str(&format!("{name}: {}\n", subject.describe()));
         for &task in &options.tasks {
             let file = format!("{name}-{}.mp4", task.name());
-            let path = options.out.join(&file);
-            // Always rendered: a clip of an earlier run may have another seed or length.
-            {
-                let partial = options.out.join(format!("{file}.part"));
-                encode(
-                    &partial,
-                    (0..options.frames).map(|f| {
-                        subject
-                            .render(&photo, task, f)
-                            .map_err(|e| format!("rendering {name}: {e}"))
-                    }),
-                )?;
-                std::fs::rename(&partial, &path).map_err(|e| e.to_string())?;
-            }
             manifest.push_str(&format!(
                 "{file},{},{name},{}\n",
                 subject.profile.name(),
                 task.name()
             ));
+            clips.push((name.clone(), subject, task, file));
         }
-        eprintln!("synth: {name} ({})", subject.profile.name());
+    }
+    // Clips are rendered side by side; each is encoded on one thread, so the bytes of a clip
+    // do not depend on how many are made at once.
+    let queue = std::sync::Mutex::new(clips.into_iter());
+    let failure: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.next());
+                    let Some((name, subject, task, file)) = next else {
+                        break;
+                    };
+                    if failure.lock().map_or(true, |f| f.is_some()) {
+                        break;
+                    }
+                    // Always rendered: a clip of an earlier run may have another seed or length.
+                    let partial = options.out.join(format!("{file}.part"));
+                    let result = encode(
+                        &partial,
+                        (0..options.frames).map(|f| {
+                            subject
+                                .render(&photo, task, f)
+                                .map_err(|e| format!("rendering {name}: {e}"))
+                        }),
+                    )
+                    .and_then(|()| {
+                        std::fs::rename(&partial, options.out.join(&file))
+                            .map_err(|e| e.to_string())
+                    });
+                    match result {
+                        Ok(()) => eprintln!("synth: {file} ({})", subject.profile.name()),
+                        Err(e) => {
+                            if let Ok(mut f) = failure.lock() {
+                                f.get_or_insert(e);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
     }
     let write = |file: &str, text: &str| -> Result<(), String> {
         std::fs::File::create(options.out.join(file))

@@ -123,7 +123,23 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         assert!(report.join(file).is_file(), "{file} in the report");
     }
 
-    // The interpretable model on alskinematics' window statistics, by subject too.
+    // Four new subjects no model here ever saw.
+    let held_out = dir.join("held-out");
+    als_train(&[
+        "synth",
+        &s(&held_out),
+        "--subjects",
+        "4",
+        "--seed",
+        "99",
+        "--frames",
+        "60",
+        "--tasks",
+        "pa",
+    ]);
+
+    // The interpretable model on alskinematics' window statistics, by subject too, and then
+    // fitted on every window and applied to the four new subjects.
     let kinematics_report = dir.join("kinematics");
     let kinematics = als_train(&[
         "kinematics",
@@ -134,6 +150,8 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         "2",
         "--report",
         &s(&kinematics_report),
+        "--held-out",
+        &s(&held_out.join("manifest.csv")),
     ]);
     assert!(
         kinematics.contains("subject-grouped 5-fold"),
@@ -145,6 +163,13 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     assert!(
         accuracy >= 0.75,
         "kinematics model: subject accuracy {accuracy}\n{kinematics}"
+    );
+    assert!(kinematics.contains("it never saw"), "{kinematics}");
+    let unseen = subject_accuracy(&kinematics_report.join("held-out-1"));
+    eprintln!("end-to-end: kinematics model on 4 new subjects, subject accuracy {unseen}");
+    assert!(
+        unseen >= 0.75,
+        "kinematics model on new subjects: {unseen}\n{kinematics}"
     );
     let coefficients = std::fs::read_to_string(kinematics_report.join("coefficients.csv"))
         .expect("coefficients written");
@@ -172,22 +197,9 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         "shuffled labels must stay near chance, got {chance}"
     );
 
-    // Four new subjects the model never saw. `alsclassify` must give each the mean
+    // The four new subjects: `alsclassify` must give each the mean
     // probabilities `als-train eval` computes from the extracted features (one feature
     // definition, one model), and the held-out labels must mostly be right.
-    let held_out = dir.join("held-out");
-    als_train(&[
-        "synth",
-        &s(&held_out),
-        "--subjects",
-        "4",
-        "--seed",
-        "99",
-        "--frames",
-        "60",
-        "--tasks",
-        "pa",
-    ]);
     let held_features = dir.join("held-out-features");
     als_train(&[
         "extract",
