@@ -98,7 +98,16 @@ fn write_features(dir: &Path) {
                 TensorView::new(Dtype::I64, vec![rows], &fa).unwrap(),
             ),
         ];
-        let metadata: HashMap<String, String> = spec.to_props().into_iter().collect();
+        let mut metadata: HashMap<String, String> = spec.to_props().into_iter().collect();
+        // What `extract` writes and `fit` checks against the index row.
+        for (key, value) in [
+            ("path", format!("subject-{s}.mp4")),
+            ("label", label.to_string()),
+            ("subject", format!("subject-{s}")),
+            ("task", "pa".to_string()),
+        ] {
+            metadata.insert(key.to_string(), value);
+        }
         let file = format!("videos/{s:05}.safetensors");
         safetensors::serialize_to_file(tensors, Some(metadata), &dir.join(&file)).unwrap();
         index.push_str(&format!(
