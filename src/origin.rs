@@ -6,6 +6,7 @@
 //! (`timestamp/x-unix`), else the pipeline clock at the frame's running time, mapped to the
 //! system's real-time clock.
 
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gst::prelude::*;
@@ -18,6 +19,29 @@ fn now_unix_ns() -> Option<i64> {
         .duration_since(UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_nanos()).ok())
+}
+
+/// How far the system's real-time clock is ahead of a pipeline clock, per (clock, base time):
+/// measured once, when the first element asks, and shared by every element of the process.
+/// Measured by each element on its own it jitters by the time between two clock reads, so
+/// `alsexport` and `alspublish` wrote the same frame a millisecond apart; from one offset, a
+/// frame's time is a function of its timestamps alone. A new base time (a pipeline set to
+/// PLAYING again) measures anew.
+static CLOCK_OFFSETS: Mutex<Vec<(usize, u64, i64)>> = Mutex::new(Vec::new());
+const REMEMBERED_OFFSETS: usize = 64;
+
+fn realtime_offset(clock: &gst::Clock, base: gst::ClockTime) -> Option<i64> {
+    let key = (clock.as_ptr() as usize, base.nseconds());
+    let mut offsets = CLOCK_OFFSETS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, _, offset)) = offsets.iter().find(|(c, b, _)| (*c, *b) == key) {
+        return Some(offset);
+    }
+    let offset = now_unix_ns()? - clock.time().nseconds() as i64;
+    if offsets.len() >= REMEMBERED_OFFSETS {
+        offsets.remove(0);
+    }
+    offsets.push((key.0, key.1, offset));
+    Some(offset)
 }
 
 /// Now, for records that are not frames.
@@ -49,16 +73,50 @@ pub(crate) fn frame_utc(
         .and_then(|(segment, pts)| segment.to_running_time(pts));
     // Before PLAYING the base time is not (or no longer) the one the frames run against.
     let playing = element.current_state() == gst::State::Playing;
-    if let (true, Some(clock), Some(base), Some(running), Some(now_unix)) = (
-        playing,
-        element.clock(),
-        element.base_time(),
-        running,
-        now_unix_ns(),
-    ) {
+    if let (true, Some(clock), Some(base), Some(running)) =
+        (playing, element.clock(), element.base_time(), running)
+        && let Some(offset) = realtime_offset(&clock, base)
+    {
         let captured = (base + running).nseconds() as i64;
-        let now = clock.time().nseconds() as i64;
-        return (Some(now_unix - (now - captured)), "clock");
+        return (Some(captured + offset), "clock");
     }
     (now_unix_ns(), "emitted")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two elements of one pipeline, asked at different moments about one frame, give the
+    /// same nanosecond.
+    #[test]
+    fn every_element_gives_a_frame_the_same_time() {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "videotestsrc is-live=true ! identity name=first ! fakesink name=second",
+        )
+        .unwrap()
+        .downcast::<gst::Bin>()
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let (_, state, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+        assert_eq!(state, gst::State::Playing);
+        let first = pipeline.by_name("first").unwrap();
+        let second = pipeline.by_name("second").unwrap();
+        let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        let mut buffer = gst::Buffer::new();
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(40));
+        let (a, source) = frame_utc(&first, segment.upcast_ref(), &buffer);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (b, _) = frame_utc(&second, segment.upcast_ref(), &buffer);
+        assert_eq!(source, "clock");
+        assert_eq!(a, b);
+        // And it is the real time of the frame: near now (the pipeline started just now).
+        let now = now_unix_ns().unwrap();
+        assert!((now - a.unwrap()).abs() < 2_000_000_000, "{a:?} vs {now}");
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
 }
