@@ -119,4 +119,34 @@ mod tests {
         assert!((now - a.unwrap()).abs() < 2_000_000_000, "{a:?} vs {now}");
         pipeline.set_state(gst::State::Null).unwrap();
     }
+
+    /// The sender's NTP time (rtspsrc's reference timestamp) wins over the clock, in Unix time;
+    /// a Unix reference is taken as it is; other references are ignored.
+    #[test]
+    fn reference_timestamps_give_the_senders_time() {
+        gst::init().unwrap();
+        let element = gst::ElementFactory::make("identity").build().unwrap();
+        let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        // 2026-12-03T12:00:00Z in NTP seconds.
+        let unix_s: u64 = 1_796_299_200;
+        let ntp = gst::ClockTime::from_seconds(unix_s + NTP_TO_UNIX_SECONDS as u64)
+            + gst::ClockTime::from_mseconds(250);
+        let with = |reference: &str, at: gst::ClockTime| {
+            let mut buffer = gst::Buffer::new();
+            gst::ReferenceTimestampMeta::add(
+                buffer.get_mut().unwrap(),
+                &gst::Caps::new_empty_simple(reference),
+                at,
+                gst::ClockTime::NONE,
+            );
+            frame_utc(&element, segment.upcast_ref(), &buffer)
+        };
+        let expected = (unix_s * 1_000_000_000 + 250_000_000) as i64;
+        assert_eq!(with("timestamp/x-ntp", ntp), (Some(expected), "ntp"));
+        let unix = gst::ClockTime::from_nseconds(expected as u64);
+        assert_eq!(with("timestamp/x-unix", unix), (Some(expected), "unix"));
+        // Not playing and no known reference: the time it was written.
+        let (_, source) = with("timestamp/x-ptp", unix);
+        assert_eq!(source, "emitted");
+    }
 }

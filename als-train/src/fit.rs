@@ -601,3 +601,102 @@ pub fn eval(model: &Path, dir: &Path) -> Result<Evaluation, String> {
     println!("{}", evaluation.subjects_text());
     Ok(evaluation)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10 subjects (even typical, odd impaired), 3 to 7 rows each.
+    fn rows() -> Rows {
+        let mut rows = Rows::default();
+        for s in 0..10 {
+            rows.subjects.push(format!("s{s}"));
+            rows.subject_label.push((s % 2) as u32);
+            for _ in 0..3 + s % 5 {
+                rows.subject.push(s);
+                rows.label.push((s % 2) as u32);
+            }
+        }
+        rows
+    }
+
+    fn subjects_of(rows: &Rows, fold: &[usize]) -> std::collections::BTreeSet<usize> {
+        fold.iter().map(|&r| rows.subject[r]).collect()
+    }
+
+    /// Every row exactly once.
+    fn assert_partition(rows: &Rows, folds: &[Vec<usize>]) {
+        let mut all: Vec<usize> = folds.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..rows.label.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn grouped_folds_keep_each_subject_whole_and_balance_the_classes() {
+        let rows = rows();
+        let folds = folds(&rows, Protocol::GroupedKFold(5), 1).unwrap();
+        assert_eq!(folds.len(), 5);
+        assert_partition(&rows, &folds);
+        for (i, a) in folds.iter().enumerate() {
+            let subjects = subjects_of(&rows, a);
+            // Stratified: one typical and one impaired subject in each of 5 folds.
+            let impaired = subjects.iter().filter(|&&s| s % 2 == 1).count();
+            assert_eq!((subjects.len(), impaired), (2, 1), "fold {i}: {subjects:?}");
+            for b in &folds[i + 1..] {
+                assert!(
+                    subjects.is_disjoint(&subjects_of(&rows, b)),
+                    "a subject split"
+                );
+            }
+        }
+        // Seeded: the same seed the same folds, another seed others.
+        assert_eq!(
+            folds,
+            super::folds(&rows, Protocol::GroupedKFold(5), 1).unwrap()
+        );
+        assert!((2..20).any(|seed| {
+            super::folds(&rows, Protocol::GroupedKFold(5), seed).unwrap() != folds
+        }));
+    }
+
+    #[test]
+    fn leave_one_subject_out_holds_out_each_subject_once() {
+        let rows = rows();
+        let folds = folds(&rows, Protocol::LeaveOneSubjectOut, 1).unwrap();
+        assert_eq!(folds.len(), 10);
+        assert_partition(&rows, &folds);
+        let held: Vec<usize> = folds
+            .iter()
+            .map(|f| {
+                let subjects = subjects_of(&rows, f);
+                assert_eq!(subjects.len(), 1);
+                *subjects.iter().next().unwrap()
+            })
+            .collect();
+        assert_eq!(held, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_random_frame_split_puts_one_persons_frames_on_both_sides() {
+        let rows = rows();
+        let folds = folds(&rows, Protocol::RandomFrames(5), 1).unwrap();
+        assert_eq!(folds.len(), 5);
+        assert_partition(&rows, &folds);
+        // The paper's split, and why it is optimistic: most subjects are in several folds.
+        let shared = (0..10)
+            .filter(|s| {
+                folds
+                    .iter()
+                    .filter(|f| subjects_of(&rows, f).contains(s))
+                    .count()
+                    > 1
+            })
+            .count();
+        assert!(shared >= 8, "{shared} of 10 subjects in more than one fold");
+        let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
+        assert!(
+            sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+            "{sizes:?}"
+        );
+    }
+}

@@ -171,6 +171,25 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         unseen >= 0.75,
         "kinematics model on new subjects: {unseen}\n{kinematics}"
     );
+    // Its control: the same windows with labels shuffled between subjects.
+    let kinematics_shuffled = dir.join("kinematics-shuffled");
+    als_train(&[
+        "kinematics",
+        &s(&clips.join("manifest.csv")),
+        "--window",
+        "2",
+        "--jobs",
+        "2",
+        "--shuffle-labels",
+        "--report",
+        &s(&kinematics_shuffled),
+    ]);
+    let chance = subject_accuracy(&kinematics_shuffled);
+    eprintln!("end-to-end: kinematics model, shuffled labels, subject accuracy {chance}");
+    assert!(
+        chance <= 0.7,
+        "kinematics model with shuffled labels must stay near chance, got {chance}"
+    );
     let coefficients = std::fs::read_to_string(kinematics_report.join("coefficients.csv"))
         .expect("coefficients written");
     assert_eq!(
