@@ -83,10 +83,48 @@ enum Link {
     Lost,
 }
 
+/// Timestamps of the served stream. Frames arrive with the source's network jitter, often
+/// several at once; stamped with their arrival time, two could share an RTP timestamp (90 kHz)
+/// and clients such as ffmpeg saw timestamps that did not increase. Each frame gets its arrival
+/// time but at least one served frame interval after the previous one (a burst is spread out),
+/// and a frame that would run more than [`MAX_LEAD`] ahead of the clock (a source faster than
+/// the served rate) is not served.
+#[derive(Debug, Default)]
+struct Stamper {
+    last: Option<gst::ClockTime>,
+}
+
+const MAX_LEAD: gst::ClockTime = gst::ClockTime::from_mseconds(500);
+
+impl Stamper {
+    /// The timestamp of a frame arriving at running time `now`, or `None` to leave it out.
+    fn stamp(&mut self, now: gst::ClockTime, interval: gst::ClockTime) -> Option<gst::ClockTime> {
+        let pts = match self.last {
+            Some(last) => now.max(last + interval),
+            None => now,
+        };
+        if pts > now + MAX_LEAD {
+            return None;
+        }
+        self.last = Some(pts);
+        Some(pts)
+    }
+}
+
+/// The media being served: its appsrc and the timestamps given so far.
+struct Served {
+    src: gst_app::AppSrc,
+    stamper: Stamper,
+}
+
 /// What the streaming threads and the main loop share.
 struct Shared {
-    /// The appsrc of the media being served, while there is one (viewers connected).
-    served: Mutex<Option<gst_app::AppSrc>>,
+    /// The media being served, while there is one (viewers connected). The card and the
+    /// ingest push from two threads: stamping and pushing under this one lock keeps the
+    /// timestamps in the order the frames are queued.
+    served: Mutex<Option<Served>>,
+    /// One frame at the served rate.
+    interval: gst::ClockTime,
     link: Mutex<(Link, Option<Instant>)>,
     /// Set by the first frame of a connection, taken by the main loop.
     connected: Mutex<Option<String>>,
@@ -97,14 +135,26 @@ struct Shared {
 impl Shared {
     /// Sends `buffer` to the viewers, timestamped by the served pipeline's clock.
     fn serve(&self, buffer: &gst::Buffer) {
-        let Some(src) = self.served.lock().unwrap().clone() else {
+        let mut served = self.served.lock().unwrap();
+        let Some(Served { src, stamper }) = served.as_mut() else {
+            return;
+        };
+        // Running time of the served pipeline; before it plays there is none to give.
+        let (Some(clock), Some(base)) = (src.clock(), src.base_time()) else {
+            return;
+        };
+        let Some(now) = clock.time().checked_sub(base) else {
+            return;
+        };
+        let Some(pts) = stamper.stamp(now, self.interval) else {
             return;
         };
         let mut out = buffer.copy();
         {
             let b = out.make_mut();
-            b.set_pts(gst::ClockTime::NONE);
-            b.set_dts(gst::ClockTime::NONE);
+            b.set_pts(pts);
+            b.set_dts(pts);
+            b.set_duration(self.interval);
         }
         if src.push_buffer(out).is_ok() {
             self.served_frames.fetch_add(1, Ordering::Relaxed);
@@ -214,6 +264,7 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
     }
     let shared = Arc::new(Shared {
         served: Mutex::new(None),
+        interval: gst::ClockTime::SECOND / u64::from(options.fps.max(1)),
         link: Mutex::new((Link::Connecting(Instant::now()), None)),
         connected: Mutex::new(None),
         received: AtomicU64::new(0),
@@ -344,7 +395,7 @@ fn serve_annotated(
     server.set_service(&options.port.to_string());
     let factory = gst_rtsp_server::RTSPMediaFactory::new();
     factory.set_launch(&format!(
-        "( appsrc name=annotated is-live=true format=time do-timestamp=true \
+        "( appsrc name=annotated is-live=true format=time \
          max-bytes=0 max-time=0 max-buffers={queue} leaky-type=downstream ! queue ! \
          x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate={kbps} ! \
          video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
@@ -374,12 +425,15 @@ fn serve_annotated(
             return;
         };
         src.set_caps(Some(&caps));
-        *configured.served.lock().unwrap() = Some(src.clone());
+        *configured.served.lock().unwrap() = Some(Served {
+            src: src.clone(),
+            stamper: Stamper::default(),
+        });
         let unprepared = configured.clone();
         media.connect_unprepared(move |_| {
             // A newer media may already have replaced this one.
             let mut served = unprepared.served.lock().unwrap();
-            if served.as_ref() == Some(&src) {
+            if served.as_ref().is_some_and(|s| s.src == src) {
                 *served = None;
             }
         });
@@ -702,4 +756,62 @@ fn is_live_uri(uri: &str) -> bool {
         ]
         .contains(&s.as_str())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: gst::ClockTime = gst::ClockTime::MSECOND;
+
+    fn stamps(arrivals_ms: &[u64], interval_ms: u64) -> Vec<Option<u64>> {
+        let mut stamper = Stamper::default();
+        arrivals_ms
+            .iter()
+            .map(|&t| {
+                stamper
+                    .stamp(t * MS, interval_ms * MS)
+                    .map(|p| p.mseconds())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frames_on_time_keep_their_arrival_time() {
+        let arrivals: Vec<u64> = (0..10).map(|i| 100 + i * 40).collect();
+        let expected: Vec<Option<u64>> = arrivals.iter().map(|&t| Some(t)).collect();
+        assert_eq!(stamps(&arrivals, 33), expected);
+    }
+
+    #[test]
+    fn a_burst_is_spread_out_and_never_shares_a_timestamp() {
+        // Three frames at once, then nothing for 100 ms, and again; at 30 frames a second.
+        let arrivals = [0, 0, 0, 100, 100, 101, 200, 200, 200];
+        let got = stamps(&arrivals, 33);
+        assert_eq!(
+            got,
+            [0, 33, 66, 100, 133, 166, 200, 233, 266].map(Some).to_vec()
+        );
+    }
+
+    #[test]
+    fn a_source_faster_than_the_served_rate_is_thinned_not_delayed_without_end() {
+        // 60 frames a second for 10 s into a 30-frame stream.
+        let arrivals: Vec<u64> = (0..600).map(|i| i * 1000 / 60).collect();
+        let got = stamps(&arrivals, 33);
+        let served: Vec<(u64, u64)> = arrivals
+            .iter()
+            .zip(&got)
+            .filter_map(|(&a, p)| p.map(|p| (a, p)))
+            .collect();
+        assert!(
+            (290..=320).contains(&served.len()),
+            "{} served",
+            served.len()
+        );
+        for pair in served.windows(2) {
+            assert!(pair[1].1 >= pair[0].1 + 33, "{pair:?}");
+        }
+        assert!(served.iter().all(|&(a, p)| p >= a && p <= a + 500));
+    }
 }

@@ -80,6 +80,41 @@ fn viewer(url: &str) -> (gst::Element, Arc<Mutex<Vec<Seen>>>) {
     (pipeline, seen)
 }
 
+/// A second viewer that looks at the RTP packets themselves: per frame (the packets up to one
+/// with the marker bit) its RTP timestamp.
+fn rtp_viewer(url: &str) -> (gst::Element, Arc<Mutex<Vec<u32>>>) {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "rtspsrc location={url} protocols=tcp latency=100 ! appsink name=rtp sync=false"
+    ))
+    .expect("RTP viewer");
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("rtp"))
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("appsink");
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let out = frames.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                if map.len() >= 12 && map[1] & 0x80 != 0 {
+                    let timestamp = u32::from_be_bytes([map[4], map[5], map[6], map[7]]);
+                    out.lock().unwrap().push(timestamp);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("RTP viewer plays");
+    (pipeline, frames)
+}
+
 /// The relay's JSON Lines records, split into connections (a new connection restarts the
 /// timestamps).
 fn connections(jsonl: &Path) -> Vec<Vec<serde_json::Value>> {
@@ -126,6 +161,7 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
     );
     relay.wait_for("serving", 1, Duration::from_secs(30));
     let (viewer, seen) = viewer(&format!("rtsp://127.0.0.1:{relay_port}/als"));
+    let (rtp_viewer, rtp_frames) = rtp_viewer(&format!("rtsp://127.0.0.1:{relay_port}/als"));
 
     let serve = |_: ()| {
         Logged::spawn(
@@ -150,6 +186,7 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
     relay.signal(libc::SIGINT);
     let stopped = relay.wait_for("stopped", 1, Duration::from_secs(20));
     let _ = viewer.set_state(gst::State::Null);
+    let _ = rtp_viewer.set_state(gst::State::Null);
     drop(source);
 
     let seen = seen.lock().unwrap();
@@ -189,6 +226,20 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
         .collect();
     assert_eq!(sizes, [(320, 240)].into(), "measured frame sizes\n{log}");
 
+    // The second viewer got the same stream, its frames' RTP timestamps always increasing (at
+    // 90 kHz), through the bursts of the source and its loss and return.
+    let rtp = rtp_frames.lock().unwrap();
+    assert!(rtp.len() >= seen.len() / 2, "{} RTP frames", rtp.len());
+    let backwards: Vec<(u32, u32)> = rtp
+        .windows(2)
+        .filter(|w| (w[1].wrapping_sub(w[0]) as i32) <= 0)
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(
+        backwards.is_empty(),
+        "RTP timestamps not increasing: {backwards:?}"
+    );
+
     // Every frame the relay analysed reached the viewer, annotated.
     let annotated = seen
         .iter()
@@ -217,6 +268,11 @@ fn relay_serves_annotated_frames_and_survives_the_source_going_away() {
             .iter()
             .filter_map(|r| r["pts_ns"].as_u64())
             .collect();
+        // And each analysed once, whatever the number of viewers.
+        assert!(
+            pts.windows(2).all(|w| w[1] > w[0]),
+            "connection {i}: a frame analysed twice"
+        );
         let span = (pts[pts.len() - 1] - pts[0]) as f64 * FPS as f64 / 1e9 + 1.0;
         assert!(
             pts.len() as f64 >= 0.95 * span && pts.len() as f64 >= 3.0 * FPS as f64,
