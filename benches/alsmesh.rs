@@ -10,8 +10,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use als_synthetic::{Photo, Scenario, render};
 use common::run;
-use gstals::synthetic::{Photo, Scenario, render};
 
 const LOOPS: usize = 4;
 

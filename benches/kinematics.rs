@@ -13,10 +13,10 @@
 
 use std::time::Instant;
 
+use als_synthetic::motion::{HEIGHT, MeshMotion, WIDTH};
 use gst::prelude::*;
 use gstals::kinematics::{FaceTrack, Settings};
 use gstals::meta::{Face, FaceMeta};
-use gstals::synthetic::motion::{HEIGHT, MeshMotion, WIDTH};
 
 const FRAMES: usize = 3000;
 const FACES: usize = 4;

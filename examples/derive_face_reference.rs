@@ -12,9 +12,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use als_synthetic::Photo;
+use als_synthetic::motion::{HEIGHT, Motion, WIDTH};
 use gst::prelude::*;
-use gstals::synthetic::Photo;
-use gstals::synthetic::motion::{HEIGHT, Motion, WIDTH};
 
 fn main() -> ExitCode {
     let Some(photo) = std::env::args().nth(1) else {

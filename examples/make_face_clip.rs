@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use gstals::synthetic::{Photo, Scenario, render};
+use als_synthetic::{Photo, Scenario, render};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -15,7 +15,7 @@ profile=${1:-release}
 out=third_party/models/als-synthetic-demo.onnx
 work=third_party/demo-model
 recipe="subjects=60 seed=1 frames=40 tasks=open,spread,pa grid=16 region-size=128 folds=5 epochs=20 pca-components=16 seed=1 control=shuffled
-$(cat src/synthetic.rs src/synthetic/*.rs src/features.rs src/flow/*.rs src/mesh/*.rs \
+$(cat als-synthetic/src/*.rs src/features.rs src/flow/*.rs src/mesh/*.rs \
   src/alsflow/*.rs src/alsmesh/*.rs als-train/src/*.rs third_party/models/face_*.onnx | sha256sum)"
 control=$work/shuffled-control.onnx
 if [ -s "$out" ] && [ -s "$control" ] && [ -s "$work/clips/manifest.csv" ] \
@@ -28,7 +28,8 @@ cargo build "${flag[@]}" -p als-train
 bin=target/$profile/als-train
 rm -rf "$work"
 mkdir -p "$work" "$(dirname "$out")"
-"$bin" synth "$work/clips" --subjects 60 --seed 1 --frames 40 --tasks open,spread,pa 2>/dev/null
+"$bin" synth "$work/clips" --subjects 60 --seed 1 --frames 40 --tasks open,spread,pa \
+  2> "$work/synth.log" || { tail -n 5 "$work/synth.log" >&2; exit 1; }
 "$bin" extract "$work/clips/manifest.csv" --out "$work/features" --jobs 2 --grid 16 --region-size 128
 "$bin" fit "$work/features" --out "$out" --report "$work/report" --synthetic \
   --name als-synthetic-demo --folds 5 --epochs 20 --pca-components 16 --seed 1 \

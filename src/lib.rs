@@ -7,9 +7,9 @@
 //! The algorithms live in plain modules that carry no GStreamer types: [`flow`] (gray
 //! conversion, face-aligned squares, Farneback flow, pooling), [`mesh`] (MediaPipe Face Mesh:
 //! detection, tracking, crops, the ONNX Runtime sessions), [`jsonl`] (the JSON Lines records)
-//! [`features`] (one frame's metas as the classifier's inputs), [`classify`] (the classifier's
-//! model and per-face smoothing) and [`synthetic`] (the test clips and labelled synthetic
-//! subjects). The elements `alsflow`, `alsmesh`, `alsclassify`, `alskinematics` (with
+//! [`features`] (one frame's metas as the classifier's inputs) and [`classify`] (the
+//! classifier's model and per-face smoothing). The test clips and labelled synthetic subjects
+//! are the workspace crate `als-synthetic`, not part of the plugin. The elements `alsflow`, `alsmesh`, `alsclassify`, `alskinematics` (with
 //! [`kinematics`]), `alsexport` and `alsoverlay` wrap them (the last with [`draw`]), and [`meta`] is the typed API to the
 //! metadata the elements attach to buffers.
 
@@ -34,7 +34,6 @@ mod origin;
 pub mod publish;
 mod records;
 pub mod redact;
-pub mod synthetic;
 mod video_formats;
 
 pub use alsflow::FlowRegion;

@@ -21,27 +21,32 @@ fn now_unix_ns() -> Option<i64> {
         .and_then(|d| i64::try_from(d.as_nanos()).ok())
 }
 
-/// How far the system's real-time clock is ahead of a pipeline clock, per (clock, base time):
-/// measured once, when the first element asks, and shared by every element of the process.
-/// Measured by each element on its own it jitters by the time between two clock reads, so
-/// `alsexport` and `alspublish` wrote the same frame a millisecond apart; from one offset, a
-/// frame's time is a function of its timestamps alone. A new base time (a pipeline set to
-/// PLAYING again) measures anew.
+/// How far the system's real-time clock is ahead of a pipeline clock, per (clock, base time),
+/// shared by every element of the process. Measured by each element on its own it jitters by
+/// the time between two clock reads, so `alsexport` and `alspublish` wrote the same frame a
+/// millisecond apart; from one shared offset, a frame's time is a function of its timestamps.
+/// Every call measures again, and only a change beyond [`CLOCK_STEP_NS`] (the system clock set
+/// or stepped by NTP, a pipeline clock that drifts) replaces the shared value, so records
+/// follow the real time without two elements ever disagreeing by the jitter.
 static CLOCK_OFFSETS: Mutex<Vec<(usize, u64, i64)>> = Mutex::new(Vec::new());
 const REMEMBERED_OFFSETS: usize = 64;
+const CLOCK_STEP_NS: i64 = 20_000_000;
 
 fn realtime_offset(clock: &gst::Clock, base: gst::ClockTime) -> Option<i64> {
     let key = (clock.as_ptr() as usize, base.nseconds());
+    let measured = now_unix_ns()? - clock.time().nseconds() as i64;
     let mut offsets = CLOCK_OFFSETS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(&(_, _, offset)) = offsets.iter().find(|(c, b, _)| (*c, *b) == key) {
-        return Some(offset);
+    if let Some(entry) = offsets.iter_mut().find(|(c, b, _)| (*c, *b) == key) {
+        if (entry.2 - measured).abs() > CLOCK_STEP_NS {
+            entry.2 = measured;
+        }
+        return Some(entry.2);
     }
-    let offset = now_unix_ns()? - clock.time().nseconds() as i64;
     if offsets.len() >= REMEMBERED_OFFSETS {
         offsets.remove(0);
     }
-    offsets.push((key.0, key.1, offset));
-    Some(offset)
+    offsets.push((key.0, key.1, measured));
+    Some(measured)
 }
 
 /// Now, for records that are not frames.

@@ -8,10 +8,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use als_synthetic::Photo;
+use als_synthetic::subjects::{Profile, Subject, Task};
 use gst::prelude::*;
 use gstals::meta::{CLASSIFICATION_MESSAGE, ClassMeta, ClassSummary, SUMMARY};
-use gstals::synthetic::Photo;
-use gstals::synthetic::subjects::{Profile, Subject, Task};
 
 fn demo_model() -> PathBuf {
     common::asset("third_party/models/als-synthetic-demo.onnx")

@@ -8,6 +8,7 @@
 
 mod common;
 
+use als_synthetic::motion::{HEIGHT, MeshMotion, Motion, WIDTH};
 use gst::prelude::*;
 use gstals::kinematics::measures::NAMES;
 use gstals::kinematics::{HeadPose, Measures, Stats, WindowStats};
@@ -15,7 +16,6 @@ use gstals::meta::{
     Face, FaceMeta, KINEMATICS_SUMMARY, KINEMATICS_WINDOW, KinematicsMeta,
     kinematics_summary_from_structure, window_from_structure,
 };
-use gstals::synthetic::motion::{HEIGHT, MeshMotion, Motion, WIDTH};
 
 fn measure(name: &str) -> usize {
     NAMES
@@ -397,7 +397,7 @@ fn frames_without_faces_or_timestamps_pass_untouched() {
 /// The JSON Lines `alsmesh ! alskinematics window=1 ! alsexport` writes for 2 s of `motion`.
 fn video_lines(motion: &Motion, name: &str) -> Vec<serde_json::Value> {
     common::init();
-    let photo = gstals::synthetic::Photo::load(&common::asset("third_party/photos/astronaut.png"))
+    let photo = als_synthetic::Photo::load(&common::asset("third_party/photos/astronaut.png"))
         .expect("photo");
     let frames = motion.clip(&photo, 30.0, 2.0).expect("clip renders");
     let out = common::scratch_dir(name).join("out.jsonl");
@@ -505,7 +505,7 @@ fn video_through_alsmesh_alskinematics_and_alsexport() {
 fn the_committed_reference_face_is_what_the_script_derives() {
     // scripts/gen-face-reference.sh: alsmesh on the face photo at rest, in the face's frame.
     common::init();
-    let photo = gstals::synthetic::Photo::load(&common::asset("third_party/photos/astronaut.png"))
+    let photo = als_synthetic::Photo::load(&common::asset("third_party/photos/astronaut.png"))
         .expect("photo");
     let rest = Motion::default().render(&photo, 0.0).expect("renders");
     let frames = vec![rest; 5];
@@ -644,4 +644,63 @@ fn a_face_that_leaves_is_summed_up_and_forgotten_while_the_other_goes_on() {
     );
     let last = r.metas.last().and_then(|m| m.as_ref()).expect("meta");
     assert_eq!(last.faces.len(), 1);
+}
+
+/// Measured in the head's own frame, a face turned within the accepted range reads the same.
+#[test]
+fn measures_in_the_head_frame_do_not_change_with_yaw_or_pitch() {
+    let measure = |yaw: f64, pitch: f64, t: f64, head_frame: bool| {
+        let motion = MeshMotion {
+            smile: 0.08,
+            pose: HeadPose {
+                roll: 5.0,
+                yaw,
+                pitch,
+            },
+            ..MeshMotion::default()
+        };
+        let px: Vec<[f64; 3]> = motion
+            .landmarks(t)
+            .iter()
+            .map(|p| {
+                [
+                    p[0] as f64 * WIDTH as f64,
+                    p[1] as f64 * HEIGHT as f64,
+                    p[2] as f64 * WIDTH as f64,
+                ]
+            })
+            .collect();
+        if head_frame {
+            let pose = HeadPose::from_landmarks(&px).unwrap();
+            Measures::in_head_frame(&px, &pose).unwrap()
+        } else {
+            let flat: Vec<[f64; 2]> = px.iter().map(|p| [p[0], p[1]]).collect();
+            Measures::from_landmarks(&flat).unwrap()
+        }
+    };
+    let mut worst = 0.0f64;
+    for t in [0.0, 0.15, 0.3] {
+        let front = measure(0.0, 0.0, t, true).values();
+        for yaw in [-25.0, -12.5, 12.5, 25.0] {
+            for pitch in [-15.0, 0.0, 15.0] {
+                let turned = measure(yaw, pitch, t, true).values();
+                for (i, (a, b)) in front.iter().zip(&turned).enumerate() {
+                    // Relative to the measure, or to 0.01 inter-ocular distances for those
+                    // near zero (the asymmetry at rest).
+                    let error = (a - b).abs() / a.abs().max(0.01);
+                    worst = worst.max(error);
+                    assert!(
+                        error < 0.03,
+                        "{} at yaw {yaw} pitch {pitch}: {a} vs {b}",
+                        NAMES[i]
+                    );
+                }
+            }
+        }
+    }
+    // In the picture, the same head turned 25 degrees reads about 10% more jaw.
+    let picture = measure(25.0, 0.0, 0.3, false).jaw_opening;
+    let front = measure(0.0, 0.0, 0.3, false).jaw_opening;
+    assert!(picture / front > 1.08, "{picture} vs {front}");
+    eprintln!("worst relative change with yaw -25..25 and pitch -15..15: {worst:.2e}");
 }

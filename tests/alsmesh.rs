@@ -2,10 +2,10 @@
 
 mod common;
 
+use als_synthetic::Scenario;
 use common::{asset, face_clip, init, run_frames, scratch_dir};
 use gst_video::VideoFormat;
 use gstals::meta::{FaceMeta, LANDMARKS_PER_FACE};
-use gstals::synthetic::Scenario;
 
 fn faces(buffers: &[gst::Buffer]) -> Vec<FaceMeta> {
     buffers

@@ -120,7 +120,7 @@ const FRAMES: usize = 16;
 /// {overlay}` as RGBx, with the face meta of each.
 fn face_run(overlay: &str) -> Vec<(Vec<u8>, Option<FaceMeta>)> {
     common::init();
-    let (w, h, clip) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let (w, h, clip) = common::face_clip(als_synthetic::Scenario::Face);
     let model = common::asset("third_party/models/als-synthetic-demo.onnx");
     let elements = format!(
         "videoconvert ! video/x-raw,format=RGBx ! alsmesh ! \
@@ -144,7 +144,7 @@ fn face_run(overlay: &str) -> Vec<(Vec<u8>, Option<FaceMeta>)> {
 
 #[test]
 fn each_layer_lands_where_its_meta_says_and_all_off_changes_nothing() {
-    let (w, h, _) = gstals::synthetic::Scenario::Face.geometry();
+    let (w, h, _) = als_synthetic::Scenario::Face.geometry();
     let plain = face_run("identity");
     let landmarks_only =
         face_run("alsoverlay draw-boxes=false draw-flow=false draw-classification=false");

@@ -101,7 +101,7 @@ fn every_frame_record_and_the_summaries_arrive_in_order() {
     let broker = Broker::start(&dir, "allow_anonymous true");
     let port = broker.port;
     let subscriber = Subscriber::start(port, &[]);
-    let (w, h, frames) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let (w, h, frames) = common::face_clip(als_synthetic::Scenario::Face);
     let frames = &frames[..45];
     let buffers = common::run_frames(
         &format!(

@@ -45,3 +45,53 @@ fn no_property_shadows_one_of_a_base_class() {
     assert_eq!(qos.value_type(), glib::Type::BOOL);
     assert_eq!(publish.property::<u32>("mqtt-qos"), 1);
 }
+
+/// The plugin links what pipelines use and nothing else: the synthetic clips, the trainer's and
+/// the CLIs' crates are workspace members of their own, never the plugin's dependencies.
+#[test]
+fn the_plugin_depends_on_no_test_clip_training_or_cli_crate() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+        ])
+        .arg("gst-plugin-als")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crates: std::collections::BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        crates.contains("gstreamer") && crates.contains("opencv"),
+        "{crates:?}"
+    );
+    for unwanted in [
+        "als-synthetic",
+        "als-train",
+        "als-batch",
+        "als-rtsp",
+        "clap",
+        "indicatif",
+        "safetensors",
+        "nalgebra",
+        "csv",
+    ] {
+        assert!(
+            !crates.contains(unwanted),
+            "the plugin depends on {unwanted}"
+        );
+    }
+}

@@ -4,10 +4,10 @@
 
 mod common;
 
+use als_synthetic::Scenario;
 use common::{face_clip, init, run_frames};
 use gst_video::VideoFormat;
 use gstals::meta::{FaceMeta, FlowMeta};
-use gstals::synthetic::Scenario;
 
 fn metas(buffers: &[gst::Buffer]) -> Vec<(FaceMeta, FlowMeta)> {
     buffers

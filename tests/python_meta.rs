@@ -44,7 +44,7 @@ fn python_reads_the_flow_meta() {
 #[test]
 fn python_reads_the_face_meta() {
     common::init();
-    let (w, h, frames) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let (w, h, frames) = common::face_clip(als_synthetic::Scenario::Face);
     let clip = common::scratch_dir("python_faces").join("face.rgb");
     std::fs::write(&clip, frames[..4].concat()).expect("clip written");
     let stdout = run_python(
@@ -57,7 +57,7 @@ fn python_reads_the_face_meta() {
 #[test]
 fn python_reads_the_class_meta_and_summary() {
     common::init();
-    let (w, h, frames) = common::face_clip(gstals::synthetic::Scenario::Face);
+    let (w, h, frames) = common::face_clip(als_synthetic::Scenario::Face);
     let clip = common::scratch_dir("python_class").join("face.rgb");
     std::fs::write(&clip, frames[..6].concat()).expect("clip written");
     let model = common::asset("third_party/models/als-synthetic-demo.onnx");

@@ -9,11 +9,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use als_synthetic::Scenario;
 use common::{face_clip, init, packed_buffer, scratch_dir, video_caps};
 use gst::prelude::*;
 use gst_video::VideoFormat;
 use gstals::meta::{FACE_META, FLOW_META, FaceMeta, FlowMeta, f32_bytes};
-use gstals::synthetic::Scenario;
 
 /// The README's face chain, exporting to `out`.
 fn face_chain(out: &Path) -> String {

@@ -11,12 +11,12 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use als_synthetic::Photo;
 use gst::prelude::*;
-use gstals::synthetic::Photo;
 
 #[path = "../../tests/support/mosquitto.rs"]
 mod mosquitto;
-use gstals::synthetic::subjects::{self, FPS, HEIGHT, Task, WIDTH};
+use als_synthetic::subjects::{self, FPS, HEIGHT, Task, WIDTH};
 
 /// Frames per test clip (one second).
 const FRAMES: usize = 30;

@@ -185,7 +185,13 @@ pub struct ExtractOptions {
     pub out: PathBuf,
     pub jobs: usize,
     pub spec: FeatureSpec,
+    /// Extract every video again, keeping nothing of an earlier run.
+    pub fresh: bool,
 }
+
+/// The code that made a features file: files of another version are extracted again, as the
+/// elements (or the face models they ship with) may have changed.
+const EXTRACTOR: &str = concat!("als-train ", env!("CARGO_PKG_VERSION"));
 
 /// What identifies the video file a features file was made from, beside its path: its size
 /// and modification time, so an edited or replaced video is extracted again.
@@ -210,7 +216,9 @@ fn already_extracted(
     let path = out.join(file);
     let metadata = read_metadata(&std::fs::read(&path).ok()?).ok()?;
     let video = fingerprint(Path::new(&row.path))?;
-    if metadata.get("video") != Some(&video) {
+    if metadata.get("video") != Some(&video)
+        || metadata.get("extractor").map(String::as_str) != Some(EXTRACTOR)
+    {
         return None;
     }
     let frames = metadata.get("frames")?.parse().ok()?;
@@ -254,6 +262,7 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
             let (queue, done) = (queue.clone(), done.clone());
             let (videos_bar, frames_bar) = (videos_bar.clone(), frames_bar.clone());
             let (spec, out, resumed) = (&options.spec, &options.out, &resumed);
+            let fresh = options.fresh;
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().map(|mut q| q.next()).ok().flatten();
@@ -268,7 +277,12 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
                         frames: 0,
                         rows: 0,
                     };
-                    if let Some(done_before) = already_extracted(out, &file, &entry, spec) {
+                    let done_before = if fresh {
+                        None
+                    } else {
+                        already_extracted(out, &file, &entry, spec)
+                    };
+                    if let Some(done_before) = done_before {
                         resumed.fetch_add(1, Ordering::Relaxed);
                         videos_bar.inc(1);
                         if let Ok(mut d) = done.lock() {
@@ -276,6 +290,8 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
                         }
                         continue;
                     }
+                    // Taken before reading: a video changed while it is read is read again.
+                    let video_fingerprint = fingerprint(&row.path);
                     let result = extract_video(&row.path, spec, &frames_bar).and_then(|video| {
                         let scale = match video.source_fps {
                             Some(fps) if spec.fps > 0.0 => fps / spec.fps,
@@ -289,9 +305,10 @@ pub fn run(options: &ExtractOptions) -> Result<(usize, Vec<(PathBuf, String)>), 
                             ("flow-scale".to_string(), scale.to_string()),
                             ("frames".to_string(), video.frames.to_string()),
                         ]);
-                        if let Some(video) = fingerprint(&row.path) {
+                        if let Some(video) = video_fingerprint {
                             metadata.insert("video".to_string(), video);
                         }
+                        metadata.insert("extractor".to_string(), EXTRACTOR.to_string());
                         write_video(&out.join(&file), spec, &video.features, metadata)?;
                         entry.frames = video.frames;
                         entry.rows = video.features.frame.len() as u64;

@@ -265,6 +265,20 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
             "the interpretable model is two-class; the manifest has {labels:?}"
         ));
     }
+    let trained: std::collections::HashSet<PathBuf> =
+        videos.iter().map(|v| canonical(&v.path)).collect();
+    for held_out in &opts.held_out {
+        if let Some(shared) = read_manifest(held_out)?
+            .iter()
+            .find(|v| trained.contains(&canonical(&v.path)))
+        {
+            return Err(format!(
+                "{} lists {}, which the model was fitted on: held-out videos must be new",
+                held_out.display(),
+                shared.path.display()
+            ));
+        }
+    }
     let (mut rows, x, video_count) = measured_rows(&opts.manifest, &labels, opts)?;
     if opts.shuffle_labels {
         use rand::SeedableRng;
@@ -335,6 +349,10 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
         }
     }
     Ok(evaluation)
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The model fitted on every training window, applied to the videos of another manifest

@@ -13,10 +13,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use als_synthetic::subjects::Task;
 use clap::{Parser, Subcommand, ValueEnum};
 use gstals::features::{FeatureSpec, FlowMode, LandmarkMode};
 use gstals::flow::FarnebackParams;
-use gstals::synthetic::subjects::Task;
 
 mod data;
 mod extract;
@@ -101,6 +101,11 @@ enum Command {
         width: u32,
         #[arg(long, default_value_t = 480)]
         height: u32,
+        /// Extract every video again. Without it, a file an earlier run (of this version)
+        /// made from the same unchanged video, label, subject, task and settings is kept, so
+        /// an interrupted extract resumes.
+        #[arg(long)]
+        fresh: bool,
     },
     /// Cross-validates PCA + the network by subject, prints the paper's Table I at frame and
     /// subject level, and writes the model trained on all data.
@@ -241,6 +246,7 @@ fn run(cli: Cli) -> Result<(), String> {
             fps,
             width,
             height,
+            fresh,
         } => {
             let spec = FeatureSpec {
                 landmark_mode: match landmarks {
@@ -271,6 +277,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 out: out.clone(),
                 jobs,
                 spec,
+                fresh,
             })?;
             eprintln!(
                 "extract: {extracted} videos into {} (flow scaled to {fps} fps)",

@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use als_synthetic::Photo;
+use als_synthetic::subjects::{self, FPS, HEIGHT, Task, WIDTH};
 use gst::prelude::*;
-use gstals::synthetic::Photo;
-use gstals::synthetic::subjects::{self, FPS, HEIGHT, Task, WIDTH};
 
 pub struct SynthOptions {
     pub out: PathBuf,

@@ -181,6 +181,16 @@ fn kinematics_skips_an_unreadable_video_and_measures_the_rest() {
     );
     assert!(err.contains("1 of 5 videos could not be measured"), "{err}");
     assert!(err.contains("of 4 subjects in 5 videos"), "{err}");
+    // Videos it was fitted on are not "new subjects".
+    let out = als_train(&[
+        "kinematics",
+        &s(&manifest),
+        "--held-out",
+        &s(&clips.join("manifest.csv")),
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("held-out videos must be new"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -277,6 +287,14 @@ fn an_interrupted_extract_cannot_mislabel_and_resumes() {
     let out = als_train(&["extract", &s(&reordered), "--out", &s(&features)]);
     assert!(
         stderr(&out).contains("extract: 1 videos were already extracted"),
+        "{}",
+        stderr(&out)
+    );
+    // And --fresh keeps nothing.
+    let out = als_train(&["extract", &s(&reordered), "--out", &s(&features), "--fresh"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("already extracted"),
         "{}",
         stderr(&out)
     );

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use als_synthetic::{Photo, Scenario, render};
 use gst::prelude::*;
-use gstals::synthetic::{Photo, Scenario, render};
 
 /// Runs `launch` to EOS and returns the seconds it took.
 pub fn run(launch: &str) -> f64 {

@@ -240,66 +240,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn measures_in_the_head_frame_do_not_change_with_yaw_or_pitch() {
-        use crate::kinematics::HeadPose;
-        use crate::synthetic::motion::{HEIGHT, MeshMotion, WIDTH};
-        let measure = |yaw: f64, pitch: f64, t: f64, head_frame: bool| {
-            let motion = MeshMotion {
-                smile: 0.08,
-                pose: HeadPose {
-                    roll: 5.0,
-                    yaw,
-                    pitch,
-                },
-                ..MeshMotion::default()
-            };
-            let px: Vec<[f64; 3]> = motion
-                .landmarks(t)
-                .iter()
-                .map(|p| {
-                    [
-                        p[0] as f64 * WIDTH as f64,
-                        p[1] as f64 * HEIGHT as f64,
-                        p[2] as f64 * WIDTH as f64,
-                    ]
-                })
-                .collect();
-            if head_frame {
-                let pose = HeadPose::from_landmarks(&px).unwrap();
-                Measures::in_head_frame(&px, &pose).unwrap()
-            } else {
-                let flat: Vec<[f64; 2]> = px.iter().map(|p| [p[0], p[1]]).collect();
-                Measures::from_landmarks(&flat).unwrap()
-            }
-        };
-        let mut worst = 0.0f64;
-        for t in [0.0, 0.15, 0.3] {
-            let front = measure(0.0, 0.0, t, true).values();
-            for yaw in [-25.0, -12.5, 12.5, 25.0] {
-                for pitch in [-15.0, 0.0, 15.0] {
-                    let turned = measure(yaw, pitch, t, true).values();
-                    for (i, (a, b)) in front.iter().zip(&turned).enumerate() {
-                        // Relative to the measure, or to 0.01 inter-ocular distances for those
-                        // near zero (the asymmetry at rest).
-                        let error = (a - b).abs() / a.abs().max(0.01);
-                        worst = worst.max(error);
-                        assert!(
-                            error < 0.03,
-                            "{} at yaw {yaw} pitch {pitch}: {a} vs {b}",
-                            NAMES[i]
-                        );
-                    }
-                }
-            }
-        }
-        // In the picture, the same head turned 25 degrees reads about 10% more jaw.
-        let picture = measure(25.0, 0.0, 0.3, false).jaw_opening;
-        let front = measure(0.0, 0.0, 0.3, false).jaw_opening;
-        assert!(picture / front > 1.08, "{picture} vs {front}");
-        eprintln!("worst relative change with yaw -25..25 and pitch -15..15: {worst:.2e}");
-    }
-
-    #[test]
     fn a_lifted_left_corner_is_positive_asymmetry_of_its_size() {
         let m = Measures::from_landmarks(&face(0.0, 0.0, 80.0, -0.2, 0.1, 0.12)).unwrap();
         assert!((m.corner_asymmetry - 0.12).abs() < 1e-9, "{m:?}");

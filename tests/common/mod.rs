@@ -235,7 +235,7 @@ pub fn appsrc(pipeline: &gst::Element) -> gst_app::AppSrc {
 /// Encodes `frames` frames of the synthetic face clip (repeated as needed) as H.264 (I420)
 /// in MP4, with the index first when `faststart`.
 pub fn face_mp4(path: &Path, frames: usize, faststart: bool) {
-    let (w, h, clip) = face_clip(gstals::synthetic::Scenario::Face);
+    let (w, h, clip) = face_clip(als_synthetic::Scenario::Face);
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},\
          framerate=30/1 ! videoconvert ! video/x-raw,format=I420 ! \
@@ -270,12 +270,12 @@ pub fn asset(relative: &str) -> PathBuf {
 }
 
 /// The frames of a synthetic face clip, packed RGB.
-pub fn face_clip(scenario: gstals::synthetic::Scenario) -> (u32, u32, Vec<Vec<u8>>) {
-    let photo = gstals::synthetic::Photo::load(&asset("third_party/photos/astronaut.png"))
+pub fn face_clip(scenario: als_synthetic::Scenario) -> (u32, u32, Vec<Vec<u8>>) {
+    let photo = als_synthetic::Photo::load(&asset("third_party/photos/astronaut.png"))
         .expect("photo loads");
     let (w, h, n) = scenario.geometry();
     let frames = (0..n)
-        .map(|i| gstals::synthetic::render(&photo, scenario, i).expect("frame renders"))
+        .map(|i| als_synthetic::render(&photo, scenario, i).expect("frame renders"))
         .collect();
     (w as u32, h as u32, frames)
 }

@@ -11,9 +11,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use als_synthetic::Photo;
+use als_synthetic::subjects::{HEIGHT, Profile, Subject, Task, WIDTH};
 use gst::prelude::*;
-use gstals::synthetic::Photo;
-use gstals::synthetic::subjects::{HEIGHT, Profile, Subject, Task, WIDTH};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_als-rtsp");
 pub const FPS: u64 = 15;

@@ -273,7 +273,7 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthetic::tests::photo;
+    use crate::tests::photo;
 
     #[test]
     fn subjects_are_deterministic_and_differ() {

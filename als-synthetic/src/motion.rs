@@ -105,7 +105,7 @@ impl Motion {
 
 /// The same kind of motion at the level of the landmarks, for proofs that must not depend on
 /// how closely a face mesh follows a warped photo: the frontal reference face
-/// ([`crate::kinematics::reference`]) with its jaw opened by up to `jaw` and its left mouth
+/// ([`gstals::kinematics::reference`]) with its jaw opened by up to `jaw` and its left mouth
 /// corner lifted by up to `smile` (the right one when negative), both in inter-ocular
 /// distances, `rate_hz` times a second; the head turned by `pose`, `iod_px` pixels between
 /// the eyes, in the middle of a [`WIDTH`] x [`HEIGHT`] frame.
@@ -115,7 +115,7 @@ pub struct MeshMotion {
     pub jaw: f64,
     pub smile: f64,
     pub iod_px: f64,
-    pub pose: crate::kinematics::HeadPose,
+    pub pose: gstals::kinematics::HeadPose,
 }
 
 impl Default for MeshMotion {
@@ -134,10 +134,10 @@ impl MeshMotion {
     /// The 468 landmarks at `t` seconds as `alsmesh` gives them: x and y fractions of the
     /// frame, z on the scale of x.
     pub fn landmarks(&self, t: f64) -> Vec<[f32; 3]> {
-        use crate::kinematics::measures::index::{
+        use gstals::kinematics::measures::index::{
             LEFT_MOUTH_CORNER, LOWER_LIP_INNER, RIGHT_MOUTH_CORNER, UPPER_LIP_INNER,
         };
-        let face = &crate::kinematics::reference::FACE;
+        let face = &gstals::kinematics::reference::FACE;
         let m = (1.0 - (TAU * self.rate_hz * t).cos()) / 2.0;
         // The jaw hinges below the upper lip: nothing above it moves; from just below the
         // lower lip down to the chin, everything moves by the whole opening.
@@ -171,7 +171,7 @@ impl MeshMotion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthetic::tests::photo;
+    use crate::tests::photo;
 
     #[test]
     fn the_chin_moves_by_the_opening_and_the_eyes_and_nose_stay() {
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn mesh_motion_opens_the_jaw_and_lifts_one_corner_by_the_set_amounts() {
-        use crate::kinematics::Measures;
+        use gstals::kinematics::Measures;
         let motion = MeshMotion {
             smile: 0.1,
             ..MeshMotion::default()
