@@ -64,10 +64,10 @@ for i in (0, 1):
         for line in lines:
             summary = json.loads(line).get("summary", summary)
     face = summary["faces"][0]
-    labels = summary["labels"]
+    names = summary["labels"]
     kin = verdicts[f"subject-00{i}"]
     truth = kin["label"]
-    p = face["mean"][labels.index(truth)]
+    p = face["mean"][names.index(truth)]
     print(f"  subject-00{i} ({truth}): network says {face['label']} "
           f"(mean p({truth}) {p:.2f}); kinematics model says {kin['predicted']} "
           f"(p({truth}) {true_share(main_k, kin):.2f})")
