@@ -183,6 +183,11 @@ fn rate_and_amplitude_of_a_known_jaw_movement() {
     }
 }
 
+/// The smile's amplitude at the default 1.7 Hz: measured -0.55% and -0.44% (the swing, from
+/// unsmoothed values, 0.00%); without the smoother's correction the amplitude loses about 9%,
+/// so 3% fails an element that lost it.
+const SMILE_TOLERANCE: f64 = 0.03;
+
 #[test]
 fn a_one_sided_smile_has_the_right_sign_and_size() {
     let rest = |smile: f64| {
@@ -208,9 +213,17 @@ fn a_one_sided_smile_has_the_right_sign_and_size() {
         } else {
             s.min - at_rest.corner_asymmetry
         };
+        eprintln!(
+            "smile {lift:+}: amplitude {:+.2}%, swing {:+.2}%",
+            (s.amplitude / lift.abs() - 1.0) * 100.0,
+            (swing / lift - 1.0) * 100.0
+        );
         assert!(swing.signum() == lift.signum(), "{lift}: {s:?}");
-        assert!(close(s.amplitude, lift.abs(), 0.10), "{lift}: {s:?}");
-        assert!(close(swing, lift, 0.10), "{lift}: {swing} {s:?}");
+        assert!(
+            close(s.amplitude, lift.abs(), SMILE_TOLERANCE),
+            "{lift}: {s:?}"
+        );
+        assert!(close(swing, lift, SMILE_TOLERANCE), "{lift}: {swing} {s:?}");
     }
 }
 
@@ -246,6 +259,10 @@ fn half_the_size_and_rolled_20_degrees_gives_the_same_measures() {
     assert!((pose[0] - 20.0).abs() < 0.5, "roll {pose:?}");
 }
 
+/// The peak opening speed against a sinusoid's at 1.7 Hz: measured -0.46%; without the
+/// smoother's correction it loses about 9%, so 3% fails an element that lost it.
+const PEAK_SPEED_TOLERANCE: f64 = 0.03;
+
 #[test]
 fn velocities_are_the_same_at_25_and_30_frames_per_second() {
     let motion = MeshMotion::default();
@@ -257,9 +274,17 @@ fn velocities_are_the_same_at_25_and_30_frames_per_second() {
     ] {
         assert!(close(x, y, 0.05), "{at25:?} vs {at30:?}");
     }
-    // A sinusoid's peak speed is pi * rate * amplitude, less what the smoothing takes.
+    // A sinusoid's peak speed is pi * rate * amplitude (the smoothing's loss divided back out).
     let truth = std::f64::consts::PI * motion.rate_hz * motion.jaw;
-    assert!(close(at30.peak_opening_speed, truth, 0.15), "{at30:?}");
+    eprintln!(
+        "peak opening speed at {} Hz: {:+.2}% of pi * rate * amplitude",
+        motion.rate_hz,
+        (at30.peak_opening_speed / truth - 1.0) * 100.0
+    );
+    assert!(
+        close(at30.peak_opening_speed, truth, PEAK_SPEED_TOLERANCE),
+        "{at30:?}"
+    );
 }
 
 #[test]

@@ -463,6 +463,103 @@ fn check_published(publishing: &Publishing, records: u64) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A pipeline of an appsrc whose buffers are counted as `play` counts frames.
+    fn counted_source() -> (gst::Pipeline, gst_app::AppSrc, Arc<AtomicU64>) {
+        gst::init().expect("GStreamer");
+        let pipeline = gst::parse::launch(
+            "appsrc name=src format=time caps=video/x-raw,format=GRAY8,width=8,height=8,\
+             framerate=10/1 ! fakesink name=sink sync=false",
+        )
+        .expect("parses")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+        let src = pipeline
+            .by_name("src")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+            .expect("appsrc");
+        let frames = Arc::new(AtomicU64::new(0));
+        let counter = frames.clone();
+        pipeline
+            .by_name("sink")
+            .and_then(|sink| sink.static_pad("sink"))
+            .expect("fakesink's pad")
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        (pipeline, src, frames)
+    }
+
+    fn push_frame(src: &gst_app::AppSrc, i: u64) {
+        let mut buffer = gst::Buffer::from_mut_slice(vec![0u8; 64]);
+        buffer
+            .get_mut()
+            .expect("writable")
+            .set_pts(gst::ClockTime::from_mseconds(100 * i));
+        src.push_buffer(buffer).expect("pushed");
+    }
+
+    #[test]
+    fn a_stream_that_stops_giving_frames_without_ending_fails_as_stalled() {
+        let (pipeline, src, frames) = counted_source();
+        for i in 0..3 {
+            push_frame(&src, i);
+        }
+        let stall = Duration::from_secs(1);
+        // Without the stall detection `play` would wait for ever: aborted after 30 s instead.
+        let abort = Arc::new(AtomicBool::new(false));
+        let watchdog = abort.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(30));
+            watchdog.store(true, Ordering::SeqCst);
+        });
+        let started = Instant::now();
+        let end = play(
+            &pipeline,
+            &frames,
+            &AtomicBool::new(false),
+            stall,
+            &abort,
+            &mut Publishing::default(),
+        );
+        let took = started.elapsed();
+        stop(&pipeline, &mut Publishing::default());
+        match end {
+            End::Failed(why) => assert_eq!(why, "stalled: no frame for 1 s after frame 3"),
+            End::Eos => panic!("a stalled stream ended"),
+            End::Aborted => panic!("a stalled stream was not noticed within 30 s"),
+        }
+        assert!(
+            took >= stall,
+            "failed after {took:?}, before the stall timeout"
+        );
+    }
+
+    #[test]
+    fn a_slow_stream_that_keeps_giving_frames_is_not_stalled() {
+        let (pipeline, src, frames) = counted_source();
+        // Frames 100 ms apart for three seconds, longer than the stall timeout of two.
+        let pusher = std::thread::spawn(move || {
+            for i in 0..30 {
+                push_frame(&src, i);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            src.end_of_stream().expect("EOS");
+        });
+        let end = play(
+            &pipeline,
+            &frames,
+            &AtomicBool::new(false),
+            Duration::from_secs(2),
+            &AtomicBool::new(false),
+            &mut Publishing::default(),
+        );
+        pusher.join().expect("pusher");
+        stop(&pipeline, &mut Publishing::default());
+        assert!(matches!(end, End::Eos), "the slow stream did not end well");
+        assert_eq!(frames.load(Ordering::Relaxed), 30);
+    }
+
     #[test]
     fn launch_lines_name_the_elements_whose_locations_are_set() {
         let mut settings = Settings {

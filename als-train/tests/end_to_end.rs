@@ -71,6 +71,9 @@ fn classify_clip(clip: &Path, model: &Path, jsonl: &Path) -> Vec<serde_json::Val
         .collect()
 }
 
+/// How many new subjects the models are tried on.
+const HELD_OUT: usize = 12;
+
 #[test]
 fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     let dir = workdir();
@@ -123,13 +126,13 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         assert!(report.join(file).is_file(), "{file} in the report");
     }
 
-    // Four new subjects no model here ever saw.
+    // New subjects no model here ever saw: enough that a model right on three in four fails.
     let held_out = dir.join("held-out");
     als_train(&[
         "synth",
         &s(&held_out),
         "--subjects",
-        "4",
+        &HELD_OUT.to_string(),
         "--seed",
         "99",
         "--frames",
@@ -139,7 +142,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     ]);
 
     // The interpretable model on alskinematics' window statistics, by subject too, and then
-    // fitted on every window and applied to the four new subjects.
+    // fitted on every window and applied to the new subjects.
     let kinematics_report = dir.join("kinematics");
     let kinematics = als_train(&[
         "kinematics",
@@ -166,7 +169,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     );
     assert!(kinematics.contains("it never saw"), "{kinematics}");
     let unseen = subject_accuracy(&kinematics_report.join("held-out-1"));
-    eprintln!("end-to-end: kinematics model on 4 new subjects, subject accuracy {unseen}");
+    eprintln!("end-to-end: kinematics model on {HELD_OUT} new subjects, subject accuracy {unseen}");
     assert!(
         unseen >= 0.75,
         "kinematics model on new subjects: {unseen}\n{kinematics}"
@@ -216,7 +219,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         "shuffled labels must stay near chance, got {chance}"
     );
 
-    // The four new subjects: `alsclassify` must give each the mean
+    // The new subjects: `alsclassify` must give each the mean
     // probabilities `als-train eval` computes from the extracted features (one feature
     // definition, one model), and the held-out labels must mostly be right.
     let held_features = dir.join("held-out-features");
@@ -255,6 +258,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
             .iter()
             .filter(|l| l["classification"]["classified"] == true)
             .count();
+        eprintln!("end-to-end: new subject {i}: {classified} of 60 frames classified");
         assert!(classified >= 55, "{classified} of 60 frames classified");
         let model_name = frames[1]["classification"]["model"].as_str().unwrap();
         assert!(model_name.contains("synthetic"), "{model_name}");
@@ -276,7 +280,10 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
             right += 1;
         }
     }
-    eprintln!("end-to-end: {right} of 4 held-out subjects labelled right by alsclassify");
-    assert!(right >= 3, "{right} of 4 held-out subjects labelled right");
+    eprintln!("end-to-end: {right} of {HELD_OUT} new subjects labelled right by alsclassify");
+    assert!(
+        right >= HELD_OUT - 1,
+        "{right} of {HELD_OUT} new subjects labelled right"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

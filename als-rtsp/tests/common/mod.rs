@@ -4,6 +4,8 @@
 //! processes with their logs, and the JSON Lines reader.
 #![allow(dead_code)]
 
+pub mod outage;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
