@@ -146,23 +146,50 @@ fn faces_are_classified_per_frame_and_summarised_at_eos() {
     assert_eq!(summary[0].flow_scale, 1.0);
 }
 
-/// The demo model was trained on subjects with seeds 1000-1059; these are new to it, and it
-/// must tell both profiles apart (the main job checks 40 more with `scripts/check-demo.sh`).
+/// The demo model was trained on subjects with seeds 1000-1059; these twelve are new to it,
+/// and it must tell both profiles apart (the main job checks 40 more with
+/// `scripts/check-demo.sh`). Measured: 12 of 12, mean p(true class) 0.83 to 0.99. Eleven of
+/// twelve leaves one subject of margin, and fails a model right on three in four five times
+/// in six.
 #[test]
 fn the_demo_model_tells_new_typical_and_impaired_subjects_apart() {
     let model = demo_model();
     let launch = format!("alsclassify model={}", model.display());
-    for (profile, seed, class) in [
-        (Profile::Impaired, 4243, 1),
-        (Profile::Impaired, 4245, 1),
-        (Profile::Typical, 4244, 0),
-    ] {
+    let subjects: Vec<(Profile, u64)> = (4243..4255)
+        .map(|seed| {
+            let profile = if seed % 2 == 1 {
+                Profile::Impaired
+            } else {
+                Profile::Typical
+            };
+            (profile, seed)
+        })
+        .collect();
+    let mut right = 0;
+    for &(profile, seed) in &subjects {
         let (_, messages) = run_subject(&Subject::new(profile, seed), 60, 1, 30, &launch);
         let summary = summary_of(&messages, SUMMARY);
         let face = &summary[0].faces[0];
-        assert_eq!(face.label.as_deref(), Some(profile.name()), "{summary:?}");
-        assert!(face.mean[class] >= 0.7, "{profile:?} {seed}: {summary:?}");
+        let class = usize::from(profile == Profile::Impaired);
+        eprintln!(
+            "demo model, new {} subject {seed}: mean p(true class) {:.3}, label {:?}",
+            profile.name(),
+            face.mean[class],
+            face.label
+        );
+        if face.label.as_deref() == Some(profile.name()) {
+            right += 1;
+        }
     }
+    eprintln!(
+        "demo model: {right} of {} new subjects right",
+        subjects.len()
+    );
+    assert!(
+        right + 1 >= subjects.len(),
+        "{right} of {} new subjects right",
+        subjects.len()
+    );
 }
 
 #[test]

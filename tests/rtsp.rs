@@ -59,10 +59,12 @@ fn rtsp_stream_is_analysed_and_exported() {
 
     assert_eq!(metas.len(), 20, "20 frames arrive over RTSP");
     assert!(!metas[0].is_valid());
-    assert!(
-        metas.iter().filter(|m| m.is_valid()).count() >= 15,
-        "{metas:?}"
-    );
+    // Measured 19 of 20 (all but the first, which has no previous frame). A packet the jitter
+    // buffer gives up on while the machine is busy restarts the flow without it being wrong,
+    // so the bound leaves room for a few.
+    let valid = metas.iter().filter(|m| m.is_valid()).count();
+    eprintln!("rtsp: {valid} of 20 frames with flow");
+    assert!(valid >= 15, "{metas:?}");
     let lines = std::fs::read_to_string(&out).expect("export written");
     assert!(lines.lines().count() >= 20);
     for line in lines.lines() {

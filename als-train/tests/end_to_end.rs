@@ -163,15 +163,17 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     assert!(kinematics.contains("jaw-opening.amplitude"), "{kinematics}");
     let accuracy = subject_accuracy(&kinematics_report);
     eprintln!("end-to-end: kinematics model, subject accuracy {accuracy}");
+    // Measured 1.00 (24 of 24); the bound leaves two subjects of margin.
     assert!(
-        accuracy >= 0.75,
+        accuracy >= 0.9,
         "kinematics model: subject accuracy {accuracy}\n{kinematics}"
     );
     assert!(kinematics.contains("it never saw"), "{kinematics}");
     let unseen = subject_accuracy(&kinematics_report.join("held-out-1"));
     eprintln!("end-to-end: kinematics model on {HELD_OUT} new subjects, subject accuracy {unseen}");
+    // Measured 1.00 (12 of 12); one subject of margin.
     assert!(
-        unseen >= 0.75,
+        unseen * HELD_OUT as f64 >= (HELD_OUT - 1) as f64 - 1e-9,
         "kinematics model on new subjects: {unseen}\n{kinematics}"
     );
     // Its control: the same windows with labels shuffled between subjects.
@@ -189,6 +191,8 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     ]);
     let chance = subject_accuracy(&kinematics_shuffled);
     eprintln!("end-to-end: kinematics model, shuffled labels, subject accuracy {chance}");
+    // Measured 0.375 at these 24 subjects. Chance is 0.5 give or take 0.1 (one standard
+    // deviation at 24 subjects); 0.7 is two above it, and well below the real model's 1.00.
     assert!(
         chance <= 0.7,
         "kinematics model with shuffled labels must stay near chance, got {chance}"
@@ -214,6 +218,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     ]);
     let chance = subject_accuracy(&shuffled_report);
     eprintln!("end-to-end: shuffled labels, subject accuracy {chance}");
+    // Measured 0.333 at these 24 subjects; the bound as for the kinematics control.
     assert!(
         chance <= 0.7,
         "shuffled labels must stay near chance, got {chance}"
@@ -259,7 +264,8 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
             .filter(|l| l["classification"]["classified"] == true)
             .count();
         eprintln!("end-to-end: new subject {i}: {classified} of 60 frames classified");
-        assert!(classified >= 55, "{classified} of 60 frames classified");
+        // Measured 59 on every new subject: all but the first, which has no flow yet.
+        assert!(classified >= 58, "{classified} of 60 frames classified");
         let model_name = frames[1]["classification"]["model"].as_str().unwrap();
         assert!(model_name.contains("synthetic"), "{model_name}");
         assert_eq!(summary["summary"]["synthetic"], true);
@@ -281,6 +287,8 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
         }
     }
     eprintln!("end-to-end: {right} of {HELD_OUT} new subjects labelled right by alsclassify");
+    // Measured 12 of 12; one subject of margin (a model right on three subjects in four
+    // passes this one time in six).
     assert!(
         right >= HELD_OUT - 1,
         "{right} of {HELD_OUT} new subjects labelled right"
