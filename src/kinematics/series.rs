@@ -298,12 +298,19 @@ mod tests {
 
     #[test]
     fn rate_and_amplitude_of_a_known_movement() {
-        for (rate, amplitude) in [(1.0, 0.3), (2.5, 0.2), (5.0, 0.1)] {
+        // Measured amplitude errors -0.46%, -2.52% and -6.32%; each tolerance is below what
+        // the smoother (0.02 s) takes without the correction (about 1.2%, 7% and 22%).
+        for (rate, amplitude, tolerance) in [(1.0, 0.3, 0.01), (2.5, 0.2, 0.04), (5.0, 0.1, 0.10)] {
             let (samples, smoother) = run(30.0, 6.0, 0.02, jaw(rate, amplitude));
             let s = stats(&samples[15..], &smoother, 0.01);
+            eprintln!(
+                "{rate} Hz: rate {:+.2}%, amplitude {:+.2}%",
+                (s.rate / rate - 1.0) * 100.0,
+                (s.amplitude / amplitude - 1.0) * 100.0
+            );
             assert!((s.rate / rate - 1.0).abs() < 0.05, "rate {rate}: {s:?}");
             assert!(
-                (s.amplitude / amplitude - 1.0).abs() < 0.10,
+                (s.amplitude / amplitude - 1.0).abs() < tolerance,
                 "amplitude {amplitude}: {s:?}"
             );
             assert!(s.cycle_variability < 0.05, "{s:?}");
@@ -359,7 +366,12 @@ mod tests {
         }
         // The true peak speed of the sinusoid is pi * rate * amplitude.
         let truth = std::f64::consts::PI * 2.0 * 0.3;
-        assert!((b.peak_opening_speed / truth - 1.0).abs() < 0.15, "{b:?}");
+        eprintln!(
+            "2 Hz peak opening speed {:+.2}%",
+            (b.peak_opening_speed / truth - 1.0) * 100.0
+        );
+        // Measured -1.55%; without the correction about 5% less.
+        assert!((b.peak_opening_speed / truth - 1.0).abs() < 0.03, "{b:?}");
         // Every third frame dropped: the same speeds.
         let mut smoother = Smoother::new(0.02);
         let dropped: Vec<Sample> = (0..120)

@@ -332,8 +332,13 @@ mod tests {
         assert!((lip(&summary).rate - 2.0).abs() < 0.1, "{summary:?}");
         // Smoothing shaves the peaks; the amplitude has that divided back out.
         assert!((lip(&summary).max - 0.3).abs() < 0.03, "{summary:?}");
+        eprintln!(
+            "2 Hz lip amplitude {:+.2}%",
+            (lip(&summary).amplitude / 0.2 - 1.0) * 100.0
+        );
+        // Measured -0.75%; without the correction about 11% less.
         assert!(
-            (lip(&summary).amplitude / 0.2 - 1.0).abs() < 0.1,
+            (lip(&summary).amplitude / 0.2 - 1.0).abs() < 0.03,
             "{summary:?}"
         );
         assert_eq!(summary.face_id, 3);
