@@ -447,6 +447,12 @@ impl Spool {
             while self.bytes + size > self.max_bytes {
                 match self.drop_oldest() {
                     Ok(true) => {}
+                    // Nothing older is held: the oldest of this batch goes (a batch larger
+                    // than the spool keeps its newest records, as single pushes would).
+                    Ok(false) if !accepted.is_empty() => {
+                        let (_, old): (u64, Record) = accepted.remove(0);
+                        self.forget(old.stored_len());
+                    }
                     Ok(false) => break,
                     Err(e) => {
                         pushed.disk_error.get_or_insert(e);

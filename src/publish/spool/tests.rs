@@ -85,6 +85,36 @@ fn keeps_order_and_drops_the_oldest_when_full_in_memory_and_on_disk() {
 }
 
 #[test]
+fn a_batch_larger_than_the_spool_keeps_its_newest_within_the_bound() {
+    // A publisher that fell behind hands over its backlog in one batch: the bound holds for
+    // it as for single pushes (it used to take the whole batch when nothing older was held).
+    let d = dir("batch");
+    let size = record(0).stored_len();
+    for mut spool in [
+        Spool::in_memory(10 * size),
+        Spool::on_disk(&d, "cam", 10 * size, false, TOPICS).unwrap(),
+    ] {
+        spool.push(record(0));
+        assert!(
+            spool
+                .push_all((1..40).map(record).collect())
+                .disk_error
+                .is_none()
+        );
+        assert!(spool.bytes() <= 10 * size, "{} bytes", spool.bytes());
+        let dropped = spool.dropped();
+        let kept = drain(&mut spool);
+        assert_eq!(kept.len() as u64 + dropped, 40);
+        assert!(kept.len() >= 8, "{} kept", kept.len());
+        assert_eq!(kept.last(), Some(&record(39)));
+        assert!(
+            kept.windows(2).all(|w| frame(&w[0]) + 1 == frame(&w[1])),
+            "in order"
+        );
+    }
+}
+
+#[test]
 fn records_stay_until_removed_and_a_new_run_takes_up_the_rest() {
     let d = dir("resume");
     let mut spool = Spool::on_disk(&d, "cam", 1 << 20, false, TOPICS).unwrap();
