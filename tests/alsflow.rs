@@ -763,7 +763,7 @@ fn flush_drops_held_frames_and_restarts() {
 fn region_face_without_face_metas_warns_once() {
     init();
     let pipeline = gst::parse::launch(
-        "videotestsrc num-buffers=6 ! video/x-raw,width=64,height=48 ! \
+        "videotestsrc num-buffers=6 ! video/x-raw,width=640,height=480 ! \
          alsflow region=face ! fakesink",
     )
     .unwrap();
@@ -775,5 +775,10 @@ fn region_face_without_face_metas_warns_once() {
         })
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("alsmesh"), "{warnings:?}");
+    // What the user most likely forgot, and what it costs.
+    assert!(warnings[0].contains("alsmesh upstream"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("640x480 frames") && warnings[0].contains("about 19 times"),
+        "{warnings:?}"
+    );
 }

@@ -241,6 +241,17 @@ fn fill_gray(
     .map_err(|err| format!("Short frame: {err}"))
 }
 
+/// What `region=face` without face metas means: most likely no `alsmesh` upstream, and flow
+/// of whole frames, which costs as many times more as the frame has pixels over the square.
+fn no_face_meta_warning(width: usize, height: usize, region_size: usize) -> String {
+    let times = (width * height) as f64 / (region_size * region_size).max(1) as f64;
+    format!(
+        "region=face but the buffers carry no face meta (is alsmesh upstream of alsflow?): \
+         analysing whole {width}x{height} frames instead, about {times:.0} times the pixels of \
+         a {region_size}-pixel face square"
+    )
+}
+
 /// A grid dimension: `requested` cells, at most one per pixel of a `pixels` wide region
 /// (0: one per pixel).
 fn grid_cells(requested: u32, pixels: usize) -> usize {
@@ -253,13 +264,13 @@ fn grid_cells(requested: u32, pixels: usize) -> usize {
 
 impl AlsFlow {
     /// Turns `buffer` into a pending output: its meta, and the flow job of its regions.
-    /// Returns whether a missing face meta should be warned about.
+    /// Returns the warning to post about a missing face meta, once per stream.
     fn queue_frame(
         &self,
         state: &mut State,
         settings: &Settings,
         buffer: gst::Buffer,
-    ) -> Result<bool, FrameError> {
+    ) -> Result<Option<String>, FrameError> {
         let Some(info) = state.info.clone() else {
             return Err(FrameError {
                 flow: gst::FlowError::NotNegotiated,
@@ -275,14 +286,20 @@ impl AlsFlow {
             state.reset("gap");
         }
 
-        let mut warn_no_face_meta = false;
+        let mut warn_no_face_meta = None;
         let faces = match settings.region {
             FlowRegion::Frame => None,
             FlowRegion::Face => match FaceMeta::read(&buffer) {
                 Some(Ok(meta)) => Some(Ok(meta)),
                 Some(Err(err)) => Some(Err(err)),
                 None => {
-                    warn_no_face_meta = !state.warned_no_face_meta;
+                    if !state.warned_no_face_meta {
+                        warn_no_face_meta = Some(no_face_meta_warning(
+                            width,
+                            height,
+                            settings.region_size as usize,
+                        ));
+                    }
                     state.warned_no_face_meta = true;
                     None
                 }
@@ -931,13 +948,8 @@ impl BaseTransformImpl for AlsFlow {
         }
         match queued {
             Ok(warn_no_face_meta) => {
-                if warn_no_face_meta {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::StreamError::Format,
-                        ("region=face but the buffers carry no face meta: analysing whole \
-                          frames (put alsmesh before alsflow)")
-                    );
+                if let Some(warning) = warn_no_face_meta {
+                    gst::element_imp_warning!(self, gst::StreamError::Format, ("{warning}"));
                 }
                 Ok(gst::FlowSuccess::Ok)
             }

@@ -11,13 +11,14 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
+use super::input::{self, Input, YUV_FORMATS};
 use crate::flow::RgbLayout;
 use crate::mesh::{
-    DEFAULT_MODEL_DIR, DEFAULT_ORT_LIBRARY, FaceTracker, OrtFaceModels, RgbFrame, TrackedFace,
+    DEFAULT_MODEL_DIR, DEFAULT_ORT_LIBRARY, FaceTracker, OrtFaceModels, TrackedFace,
     TrackerSettings, resolve_library,
 };
 use crate::meta::{Face, FaceMeta, NormRect, NormRotatedRect};
-use crate::video_formats::{RGB_FORMATS, rgb_layout};
+use crate::video_formats::RGB_FORMATS;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -52,7 +53,7 @@ struct State {
     models: OrtFaceModels,
     tracker: FaceTracker,
     info: Option<gst_video::VideoInfo>,
-    layout: RgbLayout,
+    input: Input,
     /// Frames since the last inference; 0 makes the next frame run it.
     since_inference: u32,
     last: FaceMeta,
@@ -280,7 +281,12 @@ impl ElementImpl for AlsMesh {
         static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             crate::filter_pad_templates(
                 &gst_video::VideoCapsBuilder::new()
-                    .format_list(RGB_FORMATS.iter().map(|(f, _)| *f))
+                    .format_list(
+                        YUV_FORMATS
+                            .iter()
+                            .copied()
+                            .chain(RGB_FORMATS.iter().map(|(f, _)| *f)),
+                    )
                     .build(),
             )
         });
@@ -317,7 +323,7 @@ impl BaseTransformImpl for AlsMesh {
             models,
             tracker: FaceTracker::default(),
             info: None,
-            layout: RgbLayout::RGB,
+            input: Input::Rgb(RgbLayout::RGB),
             since_inference: 0,
             last: FaceMeta::default(),
         });
@@ -426,20 +432,10 @@ impl AlsMesh {
         if state.since_inference == 0 {
             let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
                 .map_err(|_| Failure::Format("Could not map a frame".into()))?;
-            let stride = usize::try_from(frame.plane_stride()[0])
-                .map_err(|_| Failure::Format("Negative plane strides are not supported".into()))?;
-            let rgb = RgbFrame {
-                data: frame
-                    .plane_data(0)
-                    .map_err(|err| Failure::Format(format!("No first plane: {err}")))?,
-                width: width as usize,
-                height: height as usize,
-                stride,
-                layout: state.layout,
-            };
+            let pixels = input::view(&frame, &state.input).map_err(Failure::Format)?;
             let faces = state
                 .tracker
-                .process(&rgb, &mut state.models, &tracker_settings)
+                .process(&pixels, &mut state.models, &tracker_settings)
                 .map_err(Failure::Mesh)?;
             state.last = face_meta(faces, width as f64, height as f64);
         } else {
@@ -475,7 +471,7 @@ impl VideoFilterImpl for AlsMesh {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        let layout = rgb_layout(in_info.format()).ok_or_else(|| {
+        let input = Input::of(in_info).ok_or_else(|| {
             gst::loggable_error!(CAT, "Unsupported format {:?}", in_info.format())
         })?;
         // A new frame rate alone does not move the picture; a new size or format restarts.
@@ -490,7 +486,7 @@ impl VideoFilterImpl for AlsMesh {
         }
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.info = Some(in_info.clone());
-            state.layout = layout;
+            state.input = input;
         }
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }

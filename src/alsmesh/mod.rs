@@ -13,6 +13,12 @@
  * `GstVideoRegionOfInterestMeta` of type "face" per face, so existing ROI consumers see the
  * faces too.
  *
+ * It reads the planar and semi-planar YUV formats decoders give (I420, NV12, YV12, NV21,
+ * Y42B, Y444) as well as packed RGB. From YUV it samples only what the networks look at (the
+ * detector's downscaled frame, the landmark model's face crop) straight from the planes, with
+ * the caps' colour matrix, range and chroma siting: no full-frame RGB copy is made, so no
+ * `videoconvert` belongs in front of it.
+ *
  * Tracking restarts on a flush, a new segment (a seek) and a change of frame size or format.
  * Dropped frames (DISCONT, as after a leaky queue in a live pipeline) and gaps do not restart
  * it: the next frame is searched where the faces were, as MediaPipe does, so a live stream
@@ -25,7 +31,7 @@
  *
  * ## Example launch line
  * ```bash
- * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! queue ! alsmesh ! \
+ * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! queue ! alsmesh ! \
  *     queue ! alsflow region=face ! alsexport location=out.jsonl ! fakesink
  * ```
  */
@@ -33,6 +39,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod input;
 
 glib::wrapper! {
     pub struct AlsMesh(ObjectSubclass<imp::AlsMesh>)

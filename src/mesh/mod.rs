@@ -10,9 +10,11 @@ mod detection;
 pub(crate) mod model;
 mod roi;
 mod tracker;
+mod yuv;
 
-pub use crop::{Border, Cropper, RgbFrame};
+pub use crop::{Border, Cropper, Frame, RgbFrame};
 pub use detection::{Detection, Letterbox};
 pub use model::{DEFAULT_MODEL_DIR, DEFAULT_ORT_LIBRARY, OrtFaceModels, resolve_library};
 pub use roi::Roi;
 pub use tracker::{FaceModels, FaceTracker, LANDMARKS, TrackedFace, TrackerSettings};
+pub use yuv::{Chroma, Plane, YuvFrame, YuvMatrix};

@@ -5,7 +5,7 @@
 //! landmark model's presence score falls below the tracking threshold.
 
 use super::anchors::ssd_anchors;
-use super::crop::{Border, Cropper, RgbFrame};
+use super::crop::{Border, Cropper, Frame};
 use super::detection::{Letterbox, decode, sigmoid, weighted_nms};
 use super::roi::Roi;
 use crate::flow::roi_is_usable;
@@ -100,7 +100,7 @@ impl FaceTracker {
     /// Finds the faces of `frame`.
     pub fn process(
         &mut self,
-        frame: &RgbFrame<'_>,
+        frame: &Frame<'_>,
         models: &mut dyn FaceModels,
         settings: &TrackerSettings,
     ) -> Result<&[TrackedFace], String> {
@@ -162,7 +162,7 @@ impl FaceTracker {
                     [x, y, p[2] as f64 / side * roi.size]
                 })
                 .collect();
-            if !landmarks_are_sane(&landmarks, frame.width, frame.height) {
+            if !landmarks_are_sane(&landmarks, frame.width(), frame.height()) {
                 continue;
             }
             let id = id.unwrap_or_else(|| {
@@ -185,11 +185,11 @@ impl FaceTracker {
     /// Detections as (score, ROI), best first.
     fn detect(
         &mut self,
-        frame: &RgbFrame<'_>,
+        frame: &Frame<'_>,
         models: &mut dyn FaceModels,
         settings: &TrackerSettings,
     ) -> Result<Vec<(f32, Roi)>, String> {
-        let (w, h) = (frame.width, frame.height);
+        let (w, h) = (frame.width(), frame.height());
         let square = Roi {
             cx: w as f64 / 2.0,
             cy: h as f64 / 2.0,
@@ -229,6 +229,7 @@ impl FaceTracker {
 mod tests {
     use super::*;
     use crate::flow::RgbLayout;
+    use crate::mesh::RgbFrame;
     use crate::mesh::anchors::ANCHOR_COUNT;
 
     /// Finds a face at a fixed anchor while `face_visible`; its landmarks fill the middle of
@@ -297,14 +298,14 @@ mod tests {
         vec![100; 320 * 240 * 3]
     }
 
-    fn frame(data: &[u8]) -> RgbFrame<'_> {
-        RgbFrame {
+    fn frame(data: &[u8]) -> Frame<'_> {
+        Frame::Rgb(RgbFrame {
             data,
             width: 320,
             height: 240,
             stride: 960,
             layout: RgbLayout::RGB,
-        }
+        })
     }
 
     #[test]
