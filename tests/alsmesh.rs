@@ -218,8 +218,20 @@ fn landmarks_of(clip: &std::path::Path, convert: &str) -> Vec<FaceMeta> {
                 .expect("well formed"),
         );
     }
+    assert_no_error(&pipeline);
     pipeline.set_state(gst::State::Null).expect("stops");
     metas
+}
+
+/// Fails with the pipeline's error, if it posted one (the appsink then just stops giving).
+fn assert_no_error(pipeline: &gst::Element) {
+    if let Some(msg) = pipeline
+        .bus()
+        .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]))
+        && let gst::MessageView::Error(e) = msg.view()
+    {
+        panic!("pipeline error: {} ({:?})", e.error(), e.debug());
+    }
 }
 
 /// The frames of `clip` as its decoder gives them: I420, tightly packed at 640x480.
@@ -241,6 +253,7 @@ fn decoded_i420(clip: &std::path::Path) -> Vec<Vec<u8>> {
             .expect("maps");
         frames.push(map.to_vec());
     }
+    assert_no_error(&pipeline);
     pipeline.set_state(gst::State::Null).expect("stops");
     frames
 }

@@ -41,12 +41,10 @@ impl Input {
         }
         let format = info.format_info();
         let subsampling = (1usize << format.w_sub()[1], 1usize << format.h_sub()[1]);
-        // H.264, H.265 and MPEG-2 site chroma left (co-sited across, centred down) unless
-        // the stream says otherwise; JPEG centres it both ways.
-        let site = match info.chroma_site() {
-            s if s.is_empty() => VideoChromaSite::MPEG2,
-            s => s,
-        };
+        // GStreamer fills the siting in when the caps give no colorimetry (MPEG-2's, co-sited
+        // across, above 576 lines; centred below); an unknown one is taken as centred, as
+        // videoconvert does. Interlaced chroma (DV's ALT_LINE) is not told apart.
+        let site = info.chroma_site();
         let centred = |cosited: bool, sub: usize| {
             if cosited {
                 0.0
@@ -66,7 +64,7 @@ impl Input {
             VideoColorMatrix::Fcc => YuvMatrix::FCC,
             VideoColorMatrix::Bt601 => YuvMatrix::BT601,
             // Unknown: GStreamer's own default, by picture size.
-            _ if info.height() >= 720 => YuvMatrix::BT709,
+            _ if info.height() > 576 => YuvMatrix::BT709,
             _ => YuvMatrix::BT601,
         }
         .with_full_range(colorimetry.range() == VideoColorRange::Range0_255);
@@ -84,6 +82,10 @@ pub fn view<'a>(
     input: &Input,
 ) -> Result<Frame<'a>, String> {
     let info = frame.info();
+    // Before any plane is sliced: gstreamer-rs computes a plane's length from its stride.
+    if frame.plane_stride().iter().any(|&s| s < 0) {
+        return Err("Negative plane strides are not supported".into());
+    }
     let format = frame.format_info();
     let planes = format.plane();
     let stride = |component: usize| -> Result<usize, String> {
@@ -197,15 +199,32 @@ mod tests {
         for &format in YUV_FORMATS {
             let info = info(format, "");
             let input = Input::of(&info).expect("a YUV input");
-            let buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+            // U samples 50 and V samples 200, wherever the format keeps them.
+            let mut buffer = gst::Buffer::with_size(info.size()).expect("buffer");
+            {
+                let b = buffer.get_mut().expect("writable");
+                let mut frame =
+                    gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).expect("maps");
+                let step = frame.info().comp_pstride(1) as usize;
+                for (component, value) in [(1u32, 50u8), (2, 200)] {
+                    let data = frame.comp_data_mut(component).expect("component");
+                    for i in (0..data.len()).step_by(step) {
+                        data[i] = value;
+                    }
+                }
+            }
             let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info)
                 .expect("mapped");
             let Ok(Frame::Yuv(yuv)) = view(&frame, &input) else {
                 panic!("{format:?} is not read as YUV");
             };
             assert!(yuv.is_complete(), "{format:?}: {yuv:?}");
-            let swapped = matches!(yuv.chroma, Chroma::SemiPlanar { v_first: true, .. });
-            assert_eq!(swapped, format == VideoFormat::Nv21, "{format:?}");
+            let (u, v) = match yuv.chroma {
+                Chroma::Planar { u, v } => (u.data[0], v.data[0]),
+                Chroma::SemiPlanar { uv, v_first } if v_first => (uv.data[1], uv.data[0]),
+                Chroma::SemiPlanar { uv, .. } => (uv.data[0], uv.data[1]),
+            };
+            assert_eq!((u, v), (50, 200), "{format:?}");
         }
     }
 }

@@ -16,8 +16,9 @@
  * It reads the planar and semi-planar YUV formats decoders give (I420, NV12, YV12, NV21,
  * Y42B, Y444) as well as packed RGB. From YUV it samples only what the networks look at (the
  * detector's downscaled frame, the landmark model's face crop) straight from the planes, with
- * the caps' colour matrix, range and chroma siting: no full-frame RGB copy is made, so no
- * `videoconvert` belongs in front of it.
+ * the caps' colour matrix, range and chroma siting: no full-frame RGB copy is made. A
+ * `videoconvert` in front (for decoders whose formats it does not read, such as 10-bit ones)
+ * passes those it reads through untouched, and converts others to YUV, not RGB.
  *
  * Tracking restarts on a flush, a new segment (a seek) and a change of frame size or format.
  * Dropped frames (DISCONT, as after a leaky queue in a live pipeline) and gaps do not restart
@@ -31,7 +32,7 @@
  *
  * ## Example launch line
  * ```bash
- * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! queue ! alsmesh ! \
+ * gst-launch-1.0 filesrc location=face.mp4 ! decodebin ! videoconvert ! queue ! alsmesh ! \
  *     queue ! alsflow region=face ! alsexport location=out.jsonl ! fakesink
  * ```
  */

@@ -597,6 +597,56 @@ mod tests {
     }
 
     #[test]
+    fn chroma_sits_where_the_siting_says() {
+        // An identity crop of a 32x32 frame.
+        // Dark grey but for one bluer chroma sample (column 5), well inside the RGB range.
+        let luma = vec![60u8; 32 * 32];
+        let mut u = vec![128u8; 16 * 16];
+        for row in 0..16 {
+            u[row * 16 + 5] = 180;
+        }
+        let v = vec![128u8; 16 * 16];
+        let plane = |data, width, channels| Plane {
+            data,
+            width,
+            height: width,
+            stride: width * channels,
+            channels,
+        };
+        let roi = Roi {
+            cx: 16.0,
+            cy: 16.0,
+            size: 32.0,
+            rotation: 0.0,
+        };
+        let blue_along_a_row = |chroma_offset| {
+            let frame = Frame::Yuv(YuvFrame {
+                luma: plane(&luma, 32, 1),
+                chroma: Chroma::Planar {
+                    u: plane(&u, 16, 1),
+                    v: plane(&v, 16, 1),
+                },
+                subsampling: (2, 2),
+                chroma_offset,
+                matrix: crate::mesh::YuvMatrix::BT601,
+            });
+            let mut out = Vec::new();
+            Cropper::default()
+                .crop(&frame, &roi, 32, Border::Replicate, (0.0, 255.0), &mut out)
+                .expect("crops");
+            out[2 * 1024 + 16 * 32..2 * 1024 + 17 * 32].to_vec()
+        };
+        // Co-sited (MPEG-2): the sample is luma column 10, its neighbours get half of it.
+        let cosited = blue_along_a_row((0.0, 0.5));
+        assert!(cosited[10] > cosited[9] + 20.0 && cosited[10] > cosited[11] + 20.0);
+        assert!((cosited[9] - cosited[11]).abs() < 1.0, "{cosited:?}");
+        // Centred (JPEG): half way between columns 10 and 11.
+        let centred = blue_along_a_row((0.5, 0.5));
+        assert!((centred[10] - centred[11]).abs() < 1.0, "{centred:?}");
+        assert!(centred[10] > centred[9] + 20.0 && centred[11] > centred[12] + 20.0);
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         let data = frame(8, 8);
         let f = RgbFrame {

@@ -433,7 +433,7 @@ impl Spool {
     /// disk refuses them they are kept in memory (and written to disk later, in order).
     pub fn push_all(&mut self, records: Vec<Record>) -> Pushed {
         let mut pushed = Pushed::default();
-        let mut accepted = Vec::with_capacity(records.len());
+        let mut accepted: VecDeque<(u64, Record)> = VecDeque::with_capacity(records.len());
         for record in records {
             let size = record.stored_len();
             if size > self.max_bytes {
@@ -450,8 +450,9 @@ impl Spool {
                     // Nothing older is held: the oldest of this batch goes (a batch larger
                     // than the spool keeps its newest records, as single pushes would).
                     Ok(false) if !accepted.is_empty() => {
-                        let (_, old): (u64, Record) = accepted.remove(0);
-                        self.forget(old.stored_len());
+                        if let Some((_, old)) = accepted.pop_front() {
+                            self.forget(old.stored_len());
+                        }
                     }
                     Ok(false) => break,
                     Err(e) => {
@@ -473,7 +474,7 @@ impl Spool {
             self.next_seq += 1;
             self.len += 1;
             self.bytes += size;
-            accepted.push((seq, record));
+            accepted.push_back((seq, record));
         }
         if accepted.is_empty() {
             return pushed;
