@@ -113,13 +113,14 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     eprintln!("end-to-end: network, subject-grouped 5-fold, subject accuracy {accuracy}");
     // The trainer is deterministic (same features and seed: the same model on any thread
     // count and x86_64 CPU) and so are the clips on one machine (one x264 thread). Measured
-    // here with seed 1: 0.958 (23 of 24) in repeated runs, and 0.958 too on features
-    // extracted on an emulated CPU without AVX or FMA; seeds 1-6 gave 0.917-1.00. The clips
-    // and features still differ in detail between CPUs (encoder, face mesh and flow SIMD), so
-    // 0.9 leaves one subject of margin below the measured figure. With the earlier,
-    // CPU-dependent trainer, clean CI runs gave 0.875 to 1.00.
+    // here with seed 1 since alsmesh reads the decoder's YUV: 0.917 (22 of 24) in three
+    // clean runs of the suite; before, from videoconvert's RGB, 0.958 (23 of 24), also on
+    // features extracted on an emulated CPU without AVX or FMA, and seeds 1-6 gave
+    // 0.917-1.00. The clips and features still differ in detail between CPUs (encoder, face
+    // mesh and flow SIMD), so 0.875 leaves one subject of margin below the measured figure.
+    // With the earlier, CPU-dependent trainer, clean CI runs gave 0.875 to 1.00.
     assert!(
-        accuracy >= 0.9,
+        accuracy >= 0.875,
         "held-out subject accuracy {accuracy}\n{fit}"
     );
     for file in ["tables.txt", "epochs.csv", "accuracy.png", "loss.png"] {
@@ -191,7 +192,7 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     ]);
     let chance = subject_accuracy(&kinematics_shuffled);
     eprintln!("end-to-end: kinematics model, shuffled labels, subject accuracy {chance}");
-    // Measured 0.375 at these 24 subjects. Chance is 0.5 give or take 0.1 (one standard
+    // Measured 0.458 at these 24 subjects (0.375 from RGB). Chance is 0.5 give or take 0.1 (one standard
     // deviation at 24 subjects); 0.7 is two above it, and well below the real model's 1.00.
     assert!(
         chance <= 0.7,
@@ -218,7 +219,8 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     ]);
     let chance = subject_accuracy(&shuffled_report);
     eprintln!("end-to-end: shuffled labels, subject accuracy {chance}");
-    // Measured 0.333 at these 24 subjects; the bound as for the kinematics control.
+    // Measured 0.292 at these 24 subjects (0.333 from RGB); the bound as for the kinematics
+    // control.
     assert!(
         chance <= 0.7,
         "shuffled labels must stay near chance, got {chance}"
