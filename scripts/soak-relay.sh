@@ -4,8 +4,10 @@
 # analyses it with the README's defaults (mesh, face flow, the demo model, JSON Lines) and
 # serves it to one viewer. The relay's resident memory is written every 10 s to
 # output/soak-relay/rss.csv, and a summary is printed: the first minute against the last.
-# Extra arguments go to the relay (for example --width=1280 --height=720).
-# Usage: scripts/soak-relay.sh [SECONDS] [RELAY OPTIONS...]
+# Extra arguments go to the relay (for example --width=1280 --height=720). With
+# SOAK_RECONNECT=1 the camera serves the 3 s clip as it is instead, so its stream ends every
+# 3 s and the relay reconnects: memory across reconnections.
+# Usage: [SOAK_RECONNECT=1] scripts/soak-relay.sh [SECONDS] [RELAY OPTIONS...]
 #        (needs ./scripts/run-main.sh or the same release build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,14 +22,19 @@ rm -rf "$out" && mkdir -p "$out"
 
 # The stream: the clip's frames repeated (an Annex B stream loops seamlessly through
 # multifilesrc), re-encoded as one MP4, so the camera never ends during the soak.
+reconnect=${SOAK_RECONNECT:-0}
 frames=$((seconds * 30))
 loop=$out/loop.h264
-gst-launch-1.0 -q filesrc location=output/face.mp4 ! qtdemux ! h264parse \
-  ! video/x-h264,stream-format=byte-stream ! filesink location="$loop"
-gst-launch-1.0 -q multifilesrc location="$loop" loop=true ! h264parse ! avdec_h264 \
-  ! identity eos-after="$frames" ! videoconvert ! video/x-raw,format=I420 \
-  ! x264enc speed-preset=ultrafast key-int-max=30 ! mp4mux ! filesink location="$out/camera.mp4"
-rm -f "$loop"
+if [ "$reconnect" = 1 ]; then
+  cp output/face.mp4 "$out/camera.mp4"
+else
+  gst-launch-1.0 -q filesrc location=output/face.mp4 ! qtdemux ! h264parse \
+    ! video/x-h264,stream-format=byte-stream ! filesink location="$loop"
+  gst-launch-1.0 -q multifilesrc location="$loop" loop=true ! h264parse ! avdec_h264 \
+    ! identity eos-after="$frames" ! videoconvert ! video/x-raw,format=I420 \
+    ! x264enc speed-preset=ultrafast key-int-max=30 ! mp4mux ! filesink location="$out/camera.mp4"
+  rm -f "$loop"
+fi
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 camera_port=$(port)
@@ -54,7 +61,7 @@ start=$(date +%s)
 while kill -0 "$relay" 2>/dev/null; do
   elapsed=$(( $(date +%s) - start ))
   [ "$elapsed" -ge $((seconds + 30)) ] && break
-  grep -q "source lost" "$out/relay.log" && break
+  [ "$reconnect" = 1 ] || ! grep -q "source lost" "$out/relay.log" || break
   records=$(grep -c '"frame"' "$out/relay.jsonl" 2>/dev/null || true)
   echo "$elapsed,$(rss VmRSS),$(rss VmHWM),${records:-0}" >>"$out/rss.csv"
   [ $((elapsed % 300)) -lt 10 ] && echo "soak-relay: $elapsed s: RSS $(rss VmRSS) MiB, peak $(rss VmHWM) MiB"
@@ -62,7 +69,7 @@ while kill -0 "$relay" 2>/dev/null; do
 done
 kill -INT "$relay" 2>/dev/null || true
 wait "$relay" 2>/dev/null || true
-python3 - "$out/rss.csv" <<'EOF'
+python3 - "$out/rss.csv" "$(grep -c 'source connected' "$out/relay.log")" <<'EOF'
 import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["rss_mib"]]
 if len(rows) < 12:
@@ -70,7 +77,8 @@ if len(rows) < 12:
 first = [int(r["rss_mib"]) for r in rows if 60 <= int(r["seconds"]) < 120]
 last = [int(r["rss_mib"]) for r in rows[-6:]]
 peak = max(int(r["peak_mib"]) for r in rows)
-print(f"soak-relay: {rows[-1]['seconds']} s, {rows[-1]['frames']} frames analysed; RSS "
+print(f"soak-relay: {rows[-1]['seconds']} s, {rows[-1]['frames']} frames analysed, "
+      f"{sys.argv[2]} connections; RSS "
       f"second minute {min(first)}-{max(first)} MiB, last minute {min(last)}-{max(last)} MiB, "
       f"peak {peak} MiB")
 EOF
