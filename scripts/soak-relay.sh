@@ -58,17 +58,26 @@ rss() { awk -v k="$1" '$1 == k":" {print int($2 / 1024)}' "/proc/$relay/status" 
 echo "seconds,rss_mib,peak_mib,frames" >"$out/rss.csv"
 echo "soak-relay: $seconds s of stream; RSS every 10 s in $out/rss.csv"
 start=$(date +%s)
+stalled=0
 while kill -0 "$relay" 2>/dev/null; do
   elapsed=$(( $(date +%s) - start ))
   [ "$elapsed" -ge $((seconds + 30)) ] && break
   [ "$reconnect" = 1 ] || ! grep -q "source lost" "$out/relay.log" || break
   records=$(grep -c '"frame"' "$out/relay.jsonl" 2>/dev/null || true)
   echo "$elapsed,$(rss VmRSS),$(rss VmHWM),${records:-0}" >>"$out/rss.csv"
+  # A relay that stops analysing for a minute is stuck (the source never stops for long).
+  if [ "$elapsed" -ge 90 ] && [ "$(tail -n 7 "$out/rss.csv" | cut -d, -f4 | sort -u | wc -l)" = 1 ]; then
+    echo "soak-relay: STALLED: no frame analysed for 60 s at $elapsed s (see $out/relay.log)"
+    stalled=1
+    break
+  fi
   [ $((elapsed % 300)) -lt 10 ] && echo "soak-relay: $elapsed s: RSS $(rss VmRSS) MiB, peak $(rss VmHWM) MiB"
   sleep 10
 done
 kill -INT "$relay" 2>/dev/null || true
 wait "$relay" 2>/dev/null || true
+abandoned=$(grep -c "did not stop within" "$out/relay.log" || true)
+[ "$abandoned" = 0 ] || echo "soak-relay: $abandoned connections hung in their teardown and were left behind"
 python3 - "$out/rss.csv" "$(grep -c 'source connected' "$out/relay.log")" <<'EOF'
 import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["rss_mib"]]
@@ -82,3 +91,4 @@ print(f"soak-relay: {rows[-1]['seconds']} s, {rows[-1]['frames']} frames analyse
       f"second minute {min(first)}-{max(first)} MiB, last minute {min(last)}-{max(last)} MiB, "
       f"peak {peak} MiB")
 EOF
+[ "$stalled" = 0 ]

@@ -315,13 +315,29 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn file(name: &str, text: &str, mode: u32) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("als-rtsp-auth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        path
+    /// A test's own folder of credential files, removed when the test ends (pass or fail).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("als-rtsp-auth-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("dir");
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).expect("write");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
@@ -336,6 +352,8 @@ mod tests {
 
     #[test]
     fn a_private_users_file_gives_its_users_and_a_readable_one_is_refused() {
+        let scratch = Scratch::new("users");
+        let file = |name: &str, text: &str, mode: u32| scratch.file(name, text, mode);
         let good = file(
             "users",
             "# viewers\nalice:pa:ss word\n\nbob:hunter22\n",
@@ -372,6 +390,8 @@ mod tests {
     #[test]
     fn an_htdigest_file_is_recognised_with_its_realm() {
         let hash = "0123456789abcdef0123456789ABCDEF";
+        let scratch = Scratch::new("htdigest");
+        let file = |name: &str, text: &str, mode: u32| scratch.file(name, text, mode);
         let path = file(
             "htdigest",
             &format!("alice:ward-7:{hash}\nbob:ward-7:{hash}\n"),

@@ -24,6 +24,8 @@
 //! storage), the camera link (use `rtsps://` to cameras that support it), and a camera
 //! password in SOURCE from anyone who can list the processes' command lines.
 
+mod retire;
+
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -38,6 +40,7 @@ use gst_rtsp_server::prelude::*;
 use crate::auth::Access;
 use crate::card::status_frame;
 use crate::secrets::say;
+use retire::{Ingest, Retirements};
 
 /// What `als-rtsp relay` was asked to do.
 #[derive(Clone, Debug)]
@@ -70,10 +73,6 @@ pub struct RelayOptions {
     /// Who may watch, over what (users, TLS).
     pub access: Access,
 }
-
-/// How long a connection's analysis may take to finish (EOS through it, summaries written)
-/// before its pipeline is stopped anyway.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Link {
@@ -167,79 +166,12 @@ impl Shared {
     }
 }
 
-/// One connection's ingest pipeline, its bus watch, and the flag that stops a retired one
-/// (draining after the connection ended) from counting as live.
-struct Ingest {
-    pipeline: gst::Element,
-    _watch: gst::bus::BusWatchGuard,
-    retired: Arc<AtomicBool>,
-}
-
-impl Ingest {
-    /// Ends the connection: EOS through its analysis, so that the summaries get written (in a
-    /// thread of its own: `drain` blocks up to [`DRAIN_TIMEOUT`]), unless `ended` says the
-    /// stream already ended or no data ever flowed.
-    fn retire(self, ended: bool) -> Option<std::thread::JoinHandle<()>> {
-        self.retired.store(true, Ordering::SeqCst);
-        let Ingest {
-            pipeline, _watch, ..
-        } = self;
-        // Its messages are no longer this relay's business.
-        drop(_watch);
-        if ended {
-            let _ = pipeline.set_state(gst::State::Null);
-            return None;
-        }
-        std::thread::Builder::new()
-            .name("als-rtsp-drain".into())
-            .spawn({
-                let pipeline = pipeline.clone();
-                move || drain(&pipeline, DRAIN_TIMEOUT)
-            })
-            .map_err(|e| {
-                say(&format!("could not finish the connection's analysis: {e}"));
-                let _ = pipeline.set_state(gst::State::Null);
-            })
-            .ok()
-    }
-}
-
-/// Sends EOS into the analysis (the queue after the source part, which may already be dead),
-/// waits up to `timeout` for it to come out at the end, then stops the pipeline. Nothing is
-/// sent when no data ever reached the analysis: there is nothing to summarise.
-fn drain(pipeline: &gst::Element, timeout: Duration) {
-    let head = pipeline
-        .downcast_ref::<gst::Bin>()
-        .and_then(|bin| bin.by_name("head"))
-        .and_then(|queue| queue.static_pad("sink"));
-    let flowed = head
-        .as_ref()
-        .is_some_and(|pad| pad.current_caps().is_some());
-    if let (Some(head), Some(bus), true) = (head, pipeline.bus(), flowed) {
-        // Refused when the source's own EOS got there first: then that one is awaited.
-        let _ = head.send_event(gst::event::Eos::new());
-        let done = bus.timed_pop_filtered(
-            gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
-            &[gst::MessageType::Eos],
-        );
-        if done.is_none() {
-            say(&format!(
-                "the connection's analysis did not finish within {:.0} s: its summary may be \
-                 missing",
-                timeout.as_secs_f64()
-            ));
-        }
-    }
-    let _ = pipeline.set_state(gst::State::Null);
-}
-
 struct Relay {
     options: RelayOptions,
     shared: Arc<Shared>,
     ingest: Option<Ingest>,
-    /// A finished connection still writing its summaries; the next one waits for it (both
-    /// would append to the same files).
-    draining: Option<std::thread::JoinHandle<()>>,
+    /// Finished connections still writing their summaries and stopping.
+    retiring: Retirements,
     backoff: Duration,
     failures: u32,
     reconnects: u64,
@@ -316,7 +248,7 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
         options: options.clone(),
         shared: shared.clone(),
         ingest: None,
-        draining: None,
+        retiring: Retirements::default(),
         failures: 0,
         reconnects: 0,
         ever_live: false,
@@ -368,16 +300,20 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
 
     let mut r = relay.borrow_mut();
     // Ctrl-C, SIGTERM, giving up: the connection's summaries first, then the end.
-    let last = r.ingest.take().and_then(|ingest| ingest.retire(false));
-    for drain in [r.draining.take(), last].into_iter().flatten() {
-        let _ = drain.join();
+    if let Some(ingest) = r.ingest.take() {
+        r.retiring.push(ingest.retire(false));
     }
+    r.retiring.settle_all(Duration::from_millis(50));
     server_source.remove();
     say(&format!(
-        "stopped: {} frames from the source, {} served, {} reconnections",
+        "stopped: {} frames from the source, {} served, {} reconnections{}",
         shared.received.load(Ordering::Relaxed),
         shared.served_frames.load(Ordering::Relaxed),
-        r.reconnects
+        r.reconnects,
+        match r.retiring.abandoned() {
+            0 => String::new(),
+            n => format!(", {n} connections that hung in their teardown"),
+        }
     ));
     Ok(r.exit_code)
 }
@@ -557,19 +493,12 @@ fn build_ingest(
 }
 
 fn connect(this: &Rc<RefCell<Relay>>) {
-    // The previous connection first finishes writing its summaries.
-    if this
-        .borrow()
-        .draining
-        .as_ref()
-        .is_some_and(|d| !d.is_finished())
-    {
+    // The previous connections first finish writing their summaries (or hang past their
+    // deadline).
+    if this.borrow_mut().retiring.settle(Instant::now()) {
         let next = this.clone();
         glib::timeout_add_local_once(Duration::from_millis(50), move || connect(&next));
         return;
-    }
-    if let Some(done) = this.borrow_mut().draining.take() {
-        let _ = done.join();
     }
     let started = {
         let mut r = this.borrow_mut();
@@ -645,7 +574,7 @@ fn describe_error(err: &gst::message::Error) -> Failure {
 fn fail(this: &Rc<RefCell<Relay>>, reason: &str) {
     let mut r = this.borrow_mut();
     if let Some(ingest) = r.ingest.take() {
-        ingest.retire(true);
+        r.retiring.push(ingest.retire(true));
     }
     say(&format!("error: {reason}; stopping"));
     r.exit_code = 2;
@@ -671,10 +600,7 @@ fn on_message(this: &Rc<RefCell<Relay>>, message: &gst::Message) {
 fn lost(this: &Rc<RefCell<Relay>>, reason: &str, ended: bool) {
     let mut r = this.borrow_mut();
     if let Some(ingest) = r.ingest.take() {
-        let draining = ingest.retire(ended);
-        if let Some(previous) = std::mem::replace(&mut r.draining, draining) {
-            let _ = previous.join();
-        }
+        r.retiring.push(ingest.retire(ended));
     }
     let was_live = r.shared.link() == Link::Live;
     r.shared.link.lock().unwrap().0 = Link::Lost;
