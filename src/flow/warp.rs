@@ -45,10 +45,31 @@ fn square_to_frame(roi: &Roi, size: usize, shift: f64) -> [[f64; 3]; 2] {
     ]
 }
 
-/// Most halvings after the warp: faces up to 8 times the square are sampled at no more than
-/// one frame pixel per warped pixel before they are smoothed down; larger ones are sampled
-/// at more than one and may alias.
+/// Most halvings after the warp: faces up to 10 times the square are sampled at no more than
+/// [`MAX_STEP`] frame pixels per warped pixel before they are smoothed down; larger ones are
+/// sampled at more and may alias.
 const MAX_HALVINGS: u32 = 3;
+
+/// Most frame pixels per warped pixel when the warp is smoothed down afterwards. Bilinear
+/// sampling at a step `r` folds the frame's finest detail to no less than `1/r - 1/2` cycles
+/// per frame pixel, `1 - r/2` cycles per warped pixel: 0.375 at a step of 1.25, where the
+/// first `pyrDown`'s binomial filter passes `cos(0.375 pi)^4`, 2%. Warping to the next power
+/// of two above the face instead (a step of at most 1) cost up to four times the pixels: at
+/// 1080p, a 560-pixel face was warped to 1024 x 1024 twice per frame, most of `alsflow`'s
+/// time.
+const MAX_STEP: f64 = 1.25;
+
+/// How many times a warp for a `roi_size` face is halved down to the `size` square: none for a
+/// face no larger than the square (sampled at a step of at most 1, no smoothing), else the
+/// fewest that keep the step at most [`MAX_STEP`].
+fn halvings(roi_size: f64, size: usize) -> u32 {
+    if roi_size <= size as f64 {
+        return 0;
+    }
+    (1..MAX_HALVINGS)
+        .find(|&h| roi_size <= MAX_STEP * (size << h) as f64)
+        .unwrap_or(MAX_HALVINGS)
+}
 
 /// Reusable buffers for one warp.
 #[derive(Default)]
@@ -79,10 +100,7 @@ impl SquareWarper {
                 ),
             ));
         }
-        let mut halvings = 0;
-        while halvings < MAX_HALVINGS && roi.size > (size << halvings) as f64 {
-            halvings += 1;
-        }
+        let halvings = halvings(roi.size, size);
         let warped_size = size << halvings;
         // pyrDown centres output pixel i on input pixel 2i, not between 2i and 2i + 1: the
         // warp samples that much further on, so the final pixels sit where a direct warp's
@@ -236,6 +254,45 @@ mod tests {
             .map(|i| out[i])
             .fold((255u8, 0u8), |(lo, hi), v| (lo.min(v), hi.max(v)));
         assert!(max - min < 20 && (80..120).contains(&min), "{min}..{max}");
+    }
+
+    #[test]
+    fn a_warp_is_halved_only_as_often_as_its_step_needs() {
+        assert_eq!(halvings(100.0, 128), 0);
+        assert_eq!(halvings(128.0, 128), 0);
+        // Larger than the square: warped larger than the face, then halved once.
+        assert_eq!(halvings(129.0, 128), 1);
+        assert_eq!(halvings(320.0, 128), 1);
+        assert_eq!(halvings(321.0, 128), 2);
+        // A 1080p face: 512 x 512 (a step of 1.09), not 1024 x 1024.
+        assert_eq!(halvings(560.0, 128), 2);
+        assert_eq!(halvings(640.0, 128), 2);
+        assert_eq!(halvings(641.0, 128), 3);
+        assert_eq!(halvings(5000.0, 128), 3);
+    }
+
+    #[test]
+    fn the_finest_stripes_fold_out_of_a_halved_square_at_the_largest_step() {
+        // One-pixel stripes (the frame's Nyquist limit, contrast 200) under a ROI sampled at a
+        // step of 1.24 before one halving: what aliases must not survive as a pattern. Left:
+        // 18 grey levels from least to most; at a step of 1.45 it was 37.
+        let data = (0..512 * 512)
+            .map(|i| if (i % 512) % 2 == 0 { 0 } else { 200 })
+            .collect();
+        let src = GrayImage::from_vec(512, 512, data).unwrap();
+        let roi = Roi {
+            cx: 256.0,
+            cy: 256.0,
+            size: 1.24 * 128.0,
+            rotation: 0.0,
+        };
+        assert_eq!(halvings(roi.size, 64), 1);
+        let out = warp(&src, roi, 64);
+        let (min, max) = (8..56)
+            .flat_map(|v| (4..60).map(move |u| v * 64 + u))
+            .map(|i| out[i])
+            .fold((255u8, 0u8), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        assert!(max - min < 24 && (80..120).contains(&min), "{min}..{max}");
     }
 
     #[test]
