@@ -40,7 +40,7 @@ use gst_rtsp_server::prelude::*;
 use crate::auth::Access;
 use crate::card::status_frame;
 use crate::secrets::say;
-use retire::{Ingest, Retirements};
+use retire::{End, Ingest, Retirements};
 
 /// What `als-rtsp relay` was asked to do.
 #[derive(Clone, Debug)]
@@ -301,7 +301,7 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
     let mut r = relay.borrow_mut();
     // Ctrl-C, SIGTERM, giving up: the connection's summaries first, then the end.
     if let Some(ingest) = r.ingest.take() {
-        r.retiring.push(ingest.retire(false));
+        r.retiring.push(ingest.retire(End::Drain));
     }
     r.retiring.settle_all(Duration::from_millis(50));
     server_source.remove();
@@ -312,6 +312,7 @@ pub fn run(options: RelayOptions) -> Result<i32, String> {
         r.reconnects,
         match r.retiring.abandoned() {
             0 => String::new(),
+            1 => ", 1 connection that hung in its teardown".to_string(),
             n => format!(", {n} connections that hung in their teardown"),
         }
     ));
@@ -574,7 +575,7 @@ fn describe_error(err: &gst::message::Error) -> Failure {
 fn fail(this: &Rc<RefCell<Relay>>, reason: &str) {
     let mut r = this.borrow_mut();
     if let Some(ingest) = r.ingest.take() {
-        r.retiring.push(ingest.retire(true));
+        r.retiring.push(ingest.retire(End::Abort));
     }
     say(&format!("error: {reason}; stopping"));
     r.exit_code = 2;
@@ -600,7 +601,8 @@ fn on_message(this: &Rc<RefCell<Relay>>, message: &gst::Message) {
 fn lost(this: &Rc<RefCell<Relay>>, reason: &str, ended: bool) {
     let mut r = this.borrow_mut();
     if let Some(ingest) = r.ingest.take() {
-        r.retiring.push(ingest.retire(ended));
+        r.retiring
+            .push(ingest.retire(if ended { End::Ended } else { End::Drain }));
     }
     let was_live = r.shared.link() == Link::Live;
     r.shared.link.lock().unwrap().0 = Link::Lost;

@@ -3,9 +3,9 @@
 //! Face-aligned squares: a face's rotated ROI resampled to a fixed `size` x `size` gray
 //! image with OpenCV's bilinear `warpAffine`, so that flow measured in it is in fractions of
 //! the face whatever the face's size and roll in the picture. A face larger than the square
-//! is warped to 2, 4 or 8 times the square (no more than one frame pixel per warped pixel)
-//! and brought down with OpenCV's Gaussian `pyrDown`, since bilinear sampling alone would
-//! alias its fine texture.
+//! is warped to 2, 4 or 8 times the square (no more than 1.25 frame pixels per warped pixel,
+//! see [`MAX_STEP`]) and brought down with OpenCV's Gaussian `pyrDown`, since bilinear
+//! sampling alone would alias its fine texture.
 
 use opencv::core::{self, Mat, Scalar, Size};
 use opencv::imgproc;
@@ -45,19 +45,27 @@ fn square_to_frame(roi: &Roi, size: usize, shift: f64) -> [[f64; 3]; 2] {
     ]
 }
 
-/// Most halvings after the warp: faces up to 10 times the square are sampled at no more than
-/// [`MAX_STEP`] frame pixels per warped pixel before they are smoothed down; larger ones are
-/// sampled at more and may alias.
+/// Most halvings after the warp: faces whose footprint is up to 10 times the square are
+/// sampled at no more than [`MAX_STEP`] frame pixels per warped pixel before they are smoothed
+/// down; larger ones are sampled at more and may alias.
 const MAX_HALVINGS: u32 = 3;
 
-/// Most frame pixels per warped pixel when the warp is smoothed down afterwards. Bilinear
-/// sampling at a step `r` folds the frame's finest detail to no less than `1/r - 1/2` cycles
-/// per frame pixel, `1 - r/2` cycles per warped pixel: 0.375 at a step of 1.25, where the
-/// first `pyrDown`'s binomial filter passes `cos(0.375 pi)^4`, 2%. Warping to the next power
-/// of two above the face instead (a step of at most 1) cost up to four times the pixels: at
-/// 1080p, a 560-pixel face was warped to 1024 x 1024 twice per frame, most of `alsflow`'s
-/// time.
+/// Most frame pixels per warped pixel (along the frame's axes, see [`footprint`]) when the
+/// warp is smoothed down afterwards. Bilinear sampling at a step `r` folds the frame's finest
+/// detail to no less than `1 - r/2` cycles per warped pixel, 0.375 at a step of 1.25, where the
+/// first `pyrDown`'s binomial filter passes `cos(0.375 pi)^4`, 2%; bilinear interpolation's
+/// own images add more (one-pixel stripes at a step of 1.25 leave 9% of their contrast, at a
+/// step of 1 6%; see the tests). Warping to the next power of two above the face instead (a
+/// step of at most 1) cost up to four times the pixels: at 1080p, a 560-pixel face was warped
+/// to 1024 x 1024 twice per frame, most of `alsflow`'s time.
 const MAX_STEP: f64 = 1.25;
+
+/// The ROI's extent in frame pixels along the frame's axes, per side of the square: a rolled
+/// square's samples step across up to `|cos| + |sin|` times as many frame pixels per row as
+/// an upright one's, so its finest detail folds as a larger face's would.
+fn footprint(roi: &Roi) -> f64 {
+    roi.size * (roi.rotation.cos().abs() + roi.rotation.sin().abs())
+}
 
 /// How many times a warp for a `roi_size` face is halved down to the `size` square: none for a
 /// face no larger than the square (sampled at a step of at most 1, no smoothing), else the
@@ -100,7 +108,7 @@ impl SquareWarper {
                 ),
             ));
         }
-        let halvings = halvings(roi.size, size);
+        let halvings = halvings(footprint(roi), size);
         let warped_size = size << halvings;
         // pyrDown centres output pixel i on input pixel 2i, not between 2i and 2i + 1: the
         // warp samples that much further on, so the final pixels sit where a direct warp's
@@ -271,28 +279,56 @@ mod tests {
         assert_eq!(halvings(5000.0, 128), 3);
     }
 
-    #[test]
-    fn the_finest_stripes_fold_out_of_a_halved_square_at_the_largest_step() {
-        // One-pixel stripes (the frame's Nyquist limit, contrast 200) under a ROI sampled at a
-        // step of 1.24 before one halving: what aliases must not survive as a pattern. Left:
-        // 18 grey levels from least to most; at a step of 1.45 it was 37.
+    /// Grey levels between the darkest and lightest pixel of a 64-pixel square sampled from
+    /// one-pixel stripes or a checkerboard (contrast 200) under `roi`, away from the border.
+    fn aliasing(checkerboard: bool, roi: Roi) -> u8 {
         let data = (0..512 * 512)
-            .map(|i| if (i % 512) % 2 == 0 { 0 } else { 200 })
+            .map(|i| {
+                let (x, y) = (i % 512, i / 512);
+                let bit = if checkerboard { (x + y) % 2 } else { x % 2 };
+                if bit == 0 { 0 } else { 200 }
+            })
             .collect();
         let src = GrayImage::from_vec(512, 512, data).unwrap();
+        let out = warp(&src, roi, 64);
+        let (min, max) = (8..56)
+            .flat_map(|v| (8..56).map(move |u| v * 64 + u))
+            .map(|i| out[i])
+            .fold((255u8, 0u8), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        max - min
+    }
+
+    #[test]
+    fn the_finest_detail_folds_out_of_a_halved_square_at_the_largest_step() {
+        // The largest face warped once and halved once: a step of MAX_STEP. What aliases of
+        // one-pixel stripes must not survive as a pattern; 18 grey levels are left at 1.25
+        // (12 at a step of 1, 37 at 1.45).
         let roi = Roi {
             cx: 256.0,
             cy: 256.0,
-            size: 1.24 * 128.0,
+            size: MAX_STEP * 128.0,
             rotation: 0.0,
         };
-        assert_eq!(halvings(roi.size, 64), 1);
-        let out = warp(&src, roi, 64);
-        let (min, max) = (8..56)
-            .flat_map(|v| (4..60).map(move |u| v * 64 + u))
-            .map(|i| out[i])
-            .fold((255u8, 0u8), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        assert!(max - min < 24 && (80..120).contains(&min), "{min}..{max}");
+        assert_eq!(halvings(footprint(&roi), 64), 1);
+        let left = aliasing(false, roi);
+        assert!(left < 24, "{left}");
+    }
+
+    #[test]
+    fn a_rolled_face_is_halved_as_its_footprint_needs() {
+        // A checkerboard under rolled squares of the largest upright one-halving size: rolled,
+        // the square steps across more pixels per sample, and would alias strongly (108 grey
+        // levels at 45 degrees) if it were not warped larger first.
+        for degrees in [0.0f64, 20.0, 30.0, 45.0] {
+            let roi = Roi {
+                cx: 256.0,
+                cy: 256.0,
+                size: MAX_STEP * 128.0,
+                rotation: degrees.to_radians(),
+            };
+            let left = aliasing(true, roi);
+            assert!(left < 24, "{degrees} degrees: {left}");
+        }
     }
 
     #[test]

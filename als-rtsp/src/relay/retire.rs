@@ -5,11 +5,12 @@
 //! A connection ends with EOS through its analysis (so that its summaries are written), and
 //! then its pipeline is stopped, both on a thread of its own. Stopping can hang: in a soak
 //! that reconnected every 3 s, GStreamer 1.22's `rtspsrc` once never returned from its change
-//! to NULL after a connection went silent, and the relay, which waited for that thread before
-//! connecting again, served the "source lost" card for good. So a retiring connection is
-//! waited for up to [`RETIRE_DEADLINE`] and then abandoned with a warning: its thread and
-//! memory stay behind, but its records are already written (EOS has been through
-//! `alsexport`, which syncs the file), and the relay connects again.
+//! to NULL after a connection went silent (its task waiting, inside `rtpbin`'s state change,
+//! for the jitter buffer's streaming thread), and the relay, which waited for that thread
+//! before connecting again, served the "source lost" card for good. So a retiring connection
+//! is waited for up to [`RETIRE_DEADLINE`] and then abandoned with a warning that says whether
+//! its analysis had finished: its thread, memory and sockets (the session with the camera
+//! included) stay behind until the relay exits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,14 +23,24 @@ use crate::secrets::say;
 
 /// How long a connection's analysis may take to finish (EOS through it, summaries written)
 /// before its pipeline is stopped anyway.
-pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long stopping a drained pipeline may take before it is given up on.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long after its end a connection may keep the next one waiting.
-pub(super) const RETIRE_DEADLINE: Duration =
-    Duration::from_secs(DRAIN_TIMEOUT.as_secs() + STOP_TIMEOUT.as_secs());
+const RETIRE_DEADLINE: Duration = DRAIN_TIMEOUT.saturating_add(STOP_TIMEOUT);
+
+/// How a connection ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum End {
+    /// Its stream already reached the end of the analysis (EOS): the records are written.
+    Ended,
+    /// EOS is sent through the analysis first, so that the records get written.
+    Drain,
+    /// The relay is stopping on its own error: no EOS, just stop.
+    Abort,
+}
 
 /// One connection's ingest pipeline, its bus watch, and the flag that stops a retired one
 /// (draining after the connection ended) from counting as live.
@@ -40,9 +51,8 @@ pub(super) struct Ingest {
 }
 
 impl Ingest {
-    /// Ends the connection on a thread of its own: EOS through its analysis first (waiting up
-    /// to [`DRAIN_TIMEOUT`]) unless `ended` says the stream already ended, then NULL.
-    pub(super) fn retire(self, ended: bool) -> Retiring {
+    /// Ends the connection on a thread of its own, as `end` says, then stops it.
+    pub(super) fn retire(self, end: End) -> Retiring {
         self.retired.store(true, Ordering::SeqCst);
         let Ingest {
             pipeline, _watch, ..
@@ -50,13 +60,14 @@ impl Ingest {
         // Its messages are no longer this relay's business.
         drop(_watch);
         let deadline = Instant::now() + RETIRE_DEADLINE;
+        let drained = Arc::new(AtomicBool::new(end == End::Ended));
         let thread = std::thread::Builder::new()
             .name("als-rtsp-retire".into())
             .spawn({
-                let pipeline = pipeline.clone();
+                let (pipeline, drained) = (pipeline.clone(), drained.clone());
                 move || {
-                    if !ended {
-                        drain(&pipeline, DRAIN_TIMEOUT);
+                    if end == End::Drain && drain(&pipeline, DRAIN_TIMEOUT) {
+                        drained.store(true, Ordering::SeqCst);
                     }
                     let _ = pipeline.set_state(gst::State::Null);
                 }
@@ -64,13 +75,22 @@ impl Ingest {
         match thread {
             Ok(thread) => Retiring {
                 thread: Some(thread),
+                drained,
                 deadline,
             },
             Err(e) => {
-                say(&format!("could not finish the connection's analysis: {e}"));
-                let _ = pipeline.set_state(gst::State::Null);
+                // Never on this thread: stopping is what can hang. GStreamer's own thread
+                // pool, without waiting for it.
+                say(&format!(
+                    "could not start a thread to finish the connection's analysis ({e}): \
+                     stopping it without its summaries"
+                ));
+                pipeline.call_async(|pipeline| {
+                    let _ = pipeline.set_state(gst::State::Null);
+                });
                 Retiring {
                     thread: None,
+                    drained,
                     deadline,
                 }
             }
@@ -80,8 +100,9 @@ impl Ingest {
 
 /// Sends EOS into the analysis (the queue after the source part, which may already be dead)
 /// and waits up to `timeout` for it to come out at the end. Nothing is sent when no data ever
-/// reached the analysis: there is nothing to summarise.
-fn drain(pipeline: &gst::Element, timeout: Duration) {
+/// reached the analysis: there is nothing to summarise. True when the analysis finished (or
+/// had nothing to finish).
+fn drain(pipeline: &gst::Element, timeout: Duration) -> bool {
     let head = pipeline
         .downcast_ref::<gst::Bin>()
         .and_then(|bin| bin.by_name("head"))
@@ -102,13 +123,17 @@ fn drain(pipeline: &gst::Element, timeout: Duration) {
                  missing",
                 timeout.as_secs_f64()
             ));
+            return false;
         }
     }
+    true
 }
 
 /// A connection being retired: the thread ending it, and when the relay stops waiting.
 pub(super) struct Retiring {
     thread: Option<JoinHandle<()>>,
+    /// Set once EOS came out of the analysis: the records are written.
+    drained: Arc<AtomicBool>,
     deadline: Instant,
 }
 
@@ -129,7 +154,7 @@ impl Retirements {
     /// `now`. True while any is still within its deadline: the caller should wait.
     pub(super) fn settle(&mut self, now: Instant) -> bool {
         let mut waiting = false;
-        let mut abandoned = 0;
+        let (mut abandoned, mut undrained) = (0, 0);
         self.pending.retain_mut(|r| {
             let Some(thread) = r.thread.as_ref() else {
                 return false;
@@ -141,6 +166,9 @@ impl Retirements {
                 false
             } else if now >= r.deadline {
                 abandoned += 1;
+                if !r.drained.load(Ordering::SeqCst) {
+                    undrained += 1;
+                }
                 false
             } else {
                 waiting = true;
@@ -149,10 +177,15 @@ impl Retirements {
         });
         if abandoned > 0 {
             self.abandoned += abandoned;
+            let records = if undrained == 0 {
+                "its records were written first"
+            } else {
+                "its analysis had not finished: its last records may be missing, and it may \
+                 still hold the JSON Lines file and the MQTT spool"
+            };
             say(&format!(
-                "warning: a finished connection did not stop within {:.0} s (GStreamer's \
-                 source hangs in its teardown); its records are written, its thread is left \
-                 behind ({} so far)",
+                "warning: a finished connection did not stop within {:.0} s and is left \
+                 behind with its thread, memory and sockets ({} so far); {records}",
                 RETIRE_DEADLINE.as_secs_f64(),
                 self.abandoned
             ));
@@ -181,6 +214,7 @@ mod tests {
     fn retiring(deadline: Instant, work: impl FnOnce() + Send + 'static) -> Retiring {
         Retiring {
             thread: Some(std::thread::spawn(work)),
+            drained: Arc::new(AtomicBool::new(true)),
             deadline,
         }
     }
@@ -232,16 +266,25 @@ mod tests {
     #[test]
     fn settle_all_returns_at_the_deadline_of_a_hung_retirement() {
         let mut all = Retirements::default();
-        let (_release_tx, release_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
         all.push(retiring(
             Instant::now() + Duration::from_millis(200),
             move || {
                 let _ = release_rx.recv();
             },
         ));
+        // Were the deadline ignored, settle_all would return only when this lets go.
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(10));
+            drop(release_tx);
+        });
         let start = Instant::now();
         all.settle_all(Duration::from_millis(10));
-        assert!(start.elapsed() >= Duration::from_millis(200));
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
         assert_eq!(all.abandoned(), 1);
     }
 }
