@@ -8,7 +8,10 @@
 //!
 //! `cargo bench --bench camera` (ALS_BENCH_SIZES, default `640x480,1920x1080`;
 //! ALS_BENCH_FRAMES, default 300; ALS_BENCH_REPEAT, runs per case of which the fastest
-//! counts, default 2).
+//! counts, default 2). With ALS_BENCH_PEER naming a Python that has `mediapipe` (see
+//! `scripts/bench-python-peer.sh`), also the same work as `alsmesh ! alsflow region=face` in
+//! Python (`benches/python/peer.py`, MediaPipe and OpenCV over frames decoded beforehand)
+//! against that chain on the decoder's I420, decoding included.
 
 mod common;
 
@@ -113,5 +116,47 @@ fn main() {
             yuv / rgb,
             yuv * decode.0 / n as f64
         );
+        if let Ok(python) = std::env::var("ALS_BENCH_PEER") {
+            let ours = row(
+                "mesh + face flow on I420 (decoding counted)",
+                timed(&format!(
+                    "{src} ! queue ! alsmesh ! queue ! alsflow region=face ! fakesink"
+                )),
+            );
+            match peer_fps(&python, &clip, repeat) {
+                Some(peer) => println!(
+                    "{:<44} {peer:>8.1}\nmesh + face flow / Python peer: {:.2}x",
+                    "Python peer, same work (decoding not counted)",
+                    ours / peer
+                ),
+                None => println!("the Python peer did not run (see above)"),
+            }
+        }
     }
+}
+
+/// Frames per second of `benches/python/peer.py` over `clip`, the fastest of `repeat` runs.
+fn peer_fps(python: &str, clip: &Path, repeat: usize) -> Option<f64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python/peer.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(clip)
+        .arg(repeat.max(1).to_string())
+        .output()
+        .map_err(|e| eprintln!("could not run {python}: {e}"))
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("peer: "))
+        .and_then(|l| l.split(", ").last())
+        .and_then(|f| f.trim_end_matches(" fps").parse().ok());
+    if fps.is_none() {
+        eprintln!(
+            "the Python peer failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    fps
 }
