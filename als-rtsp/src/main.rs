@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Relay SOURCE (rtsp://..., file://... or a file path) annotated, over RTSP. Runs until
     /// Ctrl-C or SIGTERM; exits 1 after --max-attempts failed connections in a row, 2 on bad
-    /// options. Serves on 127.0.0.1 by default; any other address needs RTSP users
+    /// options, 3 after --max-abandoned connections hung in their teardown. Serves on 127.0.0.1 by default; any other address needs RTSP users
     /// (--users-file, or ALS_RTSP_USER and ALS_RTSP_PASSWORD in the environment). Passwords
     /// (in SOURCE, --mqtt-password, ALS_MQTT_PASSWORD, the users) are never printed.
     #[command(
@@ -91,6 +91,11 @@ enum Command {
         /// Failed connections in a row before giving up (0: never).
         #[arg(long, default_value_t = 0)]
         max_attempts: u32,
+        /// Connections whose teardown hung (each left behind with its threads, memory and
+        /// session with the camera) before the relay exits with code 3, so that a supervisor
+        /// starts it afresh (0: never).
+        #[arg(long, default_value_t = 3)]
+        max_abandoned: u32,
         /// H.264 bitrate of the served stream, kbit/s.
         #[arg(long, default_value_t = 2048)]
         bitrate: u32,
@@ -170,6 +175,7 @@ fn run(cli: Cli) -> Result<i32, String> {
             min_backoff,
             max_backoff,
             max_attempts,
+            max_abandoned,
             bitrate,
             stream_name,
             mqtt,
@@ -298,6 +304,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                 min_backoff,
                 max_backoff: seconds("max-backoff", max_backoff)?.max(min_backoff),
                 max_attempts,
+                max_abandoned,
                 bitrate_kbps: bitrate,
                 access,
             })

@@ -65,6 +65,8 @@ pub struct RelayOptions {
     pub max_backoff: Duration,
     /// Failed connections in a row before giving up; 0 = never.
     pub max_attempts: u32,
+    /// Connections left behind after a hung teardown before the relay exits; 0 = never.
+    pub max_abandoned: u32,
     pub bitrate_kbps: u32,
     /// Publish the records to this broker too (`alspublish`).
     pub broker: Option<gstals::BrokerSettings>,
@@ -180,8 +182,9 @@ struct Relay {
     exit_code: i32,
 }
 
-/// Runs the relay until Ctrl-C (exit code 0) or until `max_attempts` connections in a row
-/// have failed (exit code 1).
+/// Runs the relay until Ctrl-C (exit code 0), until `max_attempts` connections in a row have
+/// failed (exit code 1), or until `max_abandoned` connections hung in their teardown (exit
+/// code 3).
 pub fn run(options: RelayOptions) -> Result<i32, String> {
     if !options.width.is_multiple_of(2) || !options.height.is_multiple_of(2) {
         return Err(format!(
@@ -501,6 +504,20 @@ fn connect(this: &Rc<RefCell<Relay>>) {
         glib::timeout_add_local_once(Duration::from_millis(50), move || connect(&next));
         return;
     }
+    {
+        let mut r = this.borrow_mut();
+        let abandoned = r.retiring.abandoned();
+        if too_many_abandoned(abandoned, r.options.max_abandoned) {
+            say(&format!(
+                "error: {abandoned} connections hung in their teardown; stopping so that a \
+                 supervisor starts the relay afresh (only that frees their threads, memory and \
+                 sessions with the camera)"
+            ));
+            r.exit_code = 3;
+            r.main_loop.quit();
+            return;
+        }
+    }
     let started = {
         let mut r = this.borrow_mut();
         *r.shared.link.lock().unwrap() = (Link::Connecting(Instant::now()), None);
@@ -642,6 +659,11 @@ fn lost(this: &Rc<RefCell<Relay>>, reason: &str, ended: bool) {
     });
 }
 
+/// True when `abandoned` connections left behind reach the cap (`max`, 0 = none).
+fn too_many_abandoned(abandoned: usize, max: u32) -> bool {
+    max > 0 && abandoned >= max as usize
+}
+
 /// Reports new connections, and drops one that delivers no frames for `source_timeout`
 /// (a server that vanished without closing the connection, or never answers).
 fn watchdog(this: &Rc<RefCell<Relay>>) {
@@ -691,6 +713,16 @@ fn is_live_uri(uri: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_relay_stops_at_the_cap_of_abandoned_connections_unless_it_is_zero() {
+        assert!(!too_many_abandoned(0, 3));
+        assert!(!too_many_abandoned(2, 3));
+        assert!(too_many_abandoned(3, 3));
+        assert!(too_many_abandoned(4, 3));
+        assert!(!too_many_abandoned(1000, 0));
+        assert!(too_many_abandoned(1, 1));
+    }
 
     const MS: gst::ClockTime = gst::ClockTime::MSECOND;
 
