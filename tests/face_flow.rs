@@ -235,7 +235,7 @@ fn face_flow_from_yuv_agrees_with_rgb() {
             median * 100.0,
             differences.len()
         );
-        // Measured 0.847% for both; the bound is the one the README states.
+        // Measured 0.847% for both; the bound is the one docs/elements.md states.
         assert!(median < 0.01, "{format}: {median}");
     }
 }
