@@ -17,6 +17,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use als_mqtt_args::BrokerArgs;
 use gstals::publish::Config;
 
 /// The base of the client ids when `--mqtt-client-id` is not given.
@@ -29,41 +30,12 @@ const SEPARATOR: &str = "__";
 /// Starts the video part of a hashed client id (not a valid escape: 'H' is no hex digit).
 const HASHED: &str = "_H";
 
-/// Publishing every record to an MQTT broker as well (`alspublish`).
+/// Publishing every record to an MQTT broker as well (`alspublish`): the options every
+/// gst-als tool shares, and the batch's own.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct MqttArgs {
-    /// Publish every record to this MQTT broker too: mqtt://host[:port] or mqtts://host[:port].
-    #[arg(long)]
-    pub broker: Option<String>,
-    /// First level of the topics (<prefix>/<stream>/frames and .../summary).
-    #[arg(long, default_value = "als")]
-    pub mqtt_topic_prefix: String,
-    /// 0: at most once (a record counts as published once written to the connection, and
-    /// may still be lost); 1: at least once (acknowledged, resent after a loss).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1))]
-    pub mqtt_qos: u32,
-    /// PEM CA of the broker's certificate (mqtts://).
-    #[arg(long)]
-    pub mqtt_ca_file: Option<String>,
-    /// PEM client certificate and key, for brokers that want one.
-    #[arg(long, requires = "mqtt_key_file")]
-    pub mqtt_cert_file: Option<String>,
-    #[arg(long, requires = "mqtt_cert_file")]
-    pub mqtt_key_file: Option<String>,
-    #[arg(long)]
-    pub mqtt_username: Option<String>,
-    /// The password (prefer the ALS_MQTT_PASSWORD environment variable: a command line is
-    /// visible to other users).
-    #[arg(long)]
-    pub mqtt_password: Option<String>,
-    /// Keep undelivered records in files here, one per video, for a later run to send
-    /// (default: $XDG_STATE_HOME/gst-als/spool, else ~/.local/state/gst-als/spool).
-    #[arg(long)]
-    pub mqtt_spool_dir: Option<String>,
-    /// Bytes of undelivered records kept per video; beyond it the oldest are dropped, counted,
-    /// and the video is not `ok`.
-    #[arg(long, default_value_t = 64 << 20)]
-    pub mqtt_spool_max_bytes: u64,
+    #[command(flatten)]
+    pub common: BrokerArgs,
     /// Write every spooled record to the disk before the next, so that even a power loss
     /// loses none (slower). Without it a crash or kill of the process loses none, a power
     /// loss may lose the last ones.
@@ -73,12 +45,6 @@ pub struct MqttArgs {
     /// gst-als-batch). Two runs at once need different ids or different spool folders.
     #[arg(long, value_name = "ID")]
     pub mqtt_client_id: Option<String>,
-    /// Publish every Nth frame record (summaries always).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub mqtt_frame_interval: u32,
-    /// Include the 468 landmarks per face in the published records (about 20 KB a face).
-    #[arg(long)]
-    pub mqtt_landmarks: bool,
 }
 
 /// The broker options, checked: what every video's `alspublish` gets, and what a publisher
@@ -123,28 +89,30 @@ impl MqttArgs {
     /// topic prefix, the CA, certificate and key files, and the spool directory (made, 0700,
     /// when missing). `None` without `--broker`.
     pub fn prepare(&self) -> Result<Option<Broker>, String> {
-        let Some(url) = self.broker.clone() else {
+        let common = &self.common;
+        let Some(mut settings) = common.settings() else {
             return Ok(None);
         };
         // Its errors never repeat credentials given in the address; nor do those below.
-        let address = Config::parse_broker_address(&url).map_err(|e| format!("--broker: {e}"))?;
-        let prefix = &self.mqtt_topic_prefix;
+        let address =
+            Config::parse_broker_address(&settings.broker).map_err(|e| format!("--broker: {e}"))?;
+        let prefix = &common.mqtt_topic_prefix;
         if prefix.is_empty() || prefix.contains(['+', '#']) {
             return Err(format!(
                 "--mqtt-topic-prefix {prefix:?} must be non-empty, without '+' or '#'"
             ));
         }
-        readable(&self.mqtt_ca_file, "CA file")?;
-        readable(&self.mqtt_cert_file, "client certificate")?;
-        readable(&self.mqtt_key_file, "client key")?;
-        if address.tls && self.mqtt_ca_file.is_none() {
+        readable(&common.mqtt_ca_file, "CA file")?;
+        readable(&common.mqtt_cert_file, "client certificate")?;
+        readable(&common.mqtt_key_file, "client key")?;
+        if address.tls && common.mqtt_ca_file.is_none() {
             return Err(
                 "--broker: mqtts:// needs --mqtt-ca-file, the CA that signed the broker's \
                  certificate"
                     .into(),
             );
         }
-        let spool_dir = match &self.mqtt_spool_dir {
+        let spool_dir = match &common.mqtt_spool_dir {
             Some(dir) => PathBuf::from(dir),
             None => gstals::publish::default_spool_dir().map_err(|e| {
                 format!("--broker: no folder for the records the broker does not take: {e}")
@@ -162,26 +130,10 @@ impl MqttArgs {
                 MAX_CLIENT_ID / 2
             ));
         }
-        let settings = gstals::BrokerSettings {
-            broker: url,
-            topic_prefix: Some(prefix.clone()),
-            qos: Some(self.mqtt_qos),
-            ca_file: self.mqtt_ca_file.clone(),
-            cert_file: self.mqtt_cert_file.clone(),
-            key_file: self.mqtt_key_file.clone(),
-            // As alspublish does: the options win over credentials in the address.
-            username: self.mqtt_username.clone().or(address.username),
-            password: self
-                .mqtt_password
-                .clone()
-                .or_else(|| std::env::var("ALS_MQTT_PASSWORD").ok())
-                .or(address.password),
-            spool_dir: Some(spool_text),
-            spool_max_bytes: Some(self.mqtt_spool_max_bytes),
-            frame_interval: Some(self.mqtt_frame_interval),
-            client_id: None,
-            landmarks: self.mqtt_landmarks,
-        };
+        // As alspublish does: the options win over credentials in the address.
+        settings.username = settings.username.or(address.username);
+        settings.password = settings.password.or(address.password);
+        settings.spool_dir = Some(spool_text);
         Ok(Some(Broker {
             settings,
             spool_dir,
