@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::metrics::{Table, table};
+use crate::evaluation::{Evaluation, Grouping, evaluate};
 use crate::model::{Batch, EpochLog, Matrix, Preprocess, TrainConfig, Trained, train};
 use crate::pca::{self, Keep};
 
@@ -64,6 +63,17 @@ pub(crate) struct Rows {
     pub(crate) subject: Vec<usize>,
     pub(crate) subjects: Vec<String>,
     pub(crate) subject_label: Vec<u32>,
+}
+
+impl Rows {
+    pub(crate) fn grouping(&self) -> Grouping<'_> {
+        Grouping {
+            label: &self.label,
+            subject: &self.subject,
+            subjects: &self.subjects,
+            subject_label: &self.subject_label,
+        }
+    }
 }
 
 fn load_rows(ds: &Dataset, labels: &[String], shuffle: Option<u64>) -> Result<Rows, String> {
@@ -257,96 +267,6 @@ pub(crate) fn folds(rows: &Rows, protocol: Protocol, seed: u64) -> Result<Vec<Ve
     Ok(out.into_iter().filter(|f| !f.is_empty()).collect())
 }
 
-#[derive(Serialize)]
-pub struct Evaluation {
-    pub protocol: String,
-    /// What one row of `frames` is: "frame", or "window" for the kinematics model.
-    pub row: String,
-    pub frames: Table,
-    pub subjects: Table,
-    pub shuffled_labels: bool,
-    /// Per subject: name, true label, mean probability per class, predicted label.
-    pub per_subject: Vec<SubjectResult>,
-}
-
-#[derive(Serialize)]
-pub struct SubjectResult {
-    pub subject: String,
-    pub label: String,
-    pub mean: Vec<f32>,
-    pub predicted: String,
-}
-
-impl Evaluation {
-    pub fn subjects_text(&self) -> String {
-        let mut out = String::from("subject, true label, predicted, mean probabilities\n");
-        for s in &self.per_subject {
-            let mean: Vec<String> = s.mean.iter().map(|p| format!("{p:.3}")).collect();
-            out.push_str(&format!(
-                "{}, {}, {}, [{}]\n",
-                s.subject,
-                s.label,
-                s.predicted,
-                mean.join(", ")
-            ));
-        }
-        out
-    }
-}
-
-fn argmax(p: &[f32]) -> usize {
-    p.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
-}
-
-/// Frame and subject tables from per-row probabilities.
-pub(crate) fn evaluate(
-    labels: &[String],
-    rows: &Rows,
-    probabilities: &[Option<Vec<f32>>],
-    protocol: &str,
-    shuffled: bool,
-) -> Evaluation {
-    let (mut truth, mut predicted) = (Vec::new(), Vec::new());
-    let mut per_subject: BTreeMap<usize, (Vec<f64>, usize)> = BTreeMap::new();
-    for (r, p) in probabilities.iter().enumerate() {
-        let Some(p) = p else { continue };
-        truth.push(rows.label[r] as usize);
-        predicted.push(argmax(p));
-        let entry = per_subject
-            .entry(rows.subject[r])
-            .or_insert_with(|| (vec![0.0; p.len()], 0));
-        for (s, &v) in entry.0.iter_mut().zip(p) {
-            *s += v as f64;
-        }
-        entry.1 += 1;
-    }
-    let frames = table(labels, &truth, &predicted);
-    let (mut st, mut sp, mut results) = (Vec::new(), Vec::new(), Vec::new());
-    for (s, (sum, n)) in per_subject {
-        let mean: Vec<f32> = sum.iter().map(|v| (v / n as f64) as f32).collect();
-        let (truth, predicted) = (rows.subject_label[s] as usize, argmax(&mean));
-        st.push(truth);
-        sp.push(predicted);
-        results.push(SubjectResult {
-            subject: rows.subjects[s].clone(),
-            label: labels[truth].clone(),
-            mean,
-            predicted: labels[predicted].clone(),
-        });
-    }
-    Evaluation {
-        protocol: protocol.into(),
-        row: "frame".into(),
-        frames,
-        subjects: table(labels, &st, &sp),
-        shuffled_labels: shuffled,
-        per_subject: results,
-    }
-}
-
 fn class_labels(ds: &Dataset, wanted: &Option<Vec<String>>) -> Result<Vec<String>, String> {
     let mut labels: Vec<String> = Vec::new();
     for v in &ds.videos {
@@ -432,7 +352,7 @@ pub fn fit(opts: &FitOptions) -> Result<Evaluation, String> {
     }
     let evaluation = evaluate(
         &labels,
-        &rows,
+        &rows.grouping(),
         &probabilities,
         &protocol,
         opts.shuffle_labels,
@@ -588,7 +508,7 @@ pub fn eval(model: &Path, dir: &Path) -> Result<Evaluation, String> {
     }
     let evaluation = evaluate(
         &labels,
-        &rows,
+        &rows.grouping(),
         &probabilities,
         "held-out evaluation of a trained model",
         false,

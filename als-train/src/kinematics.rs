@@ -16,8 +16,9 @@ use gstals::kinematics::WindowStats;
 use gstals::kinematics::measures::NAMES;
 use gstals::meta::{KINEMATICS_WINDOW, window_from_structure};
 
+use crate::evaluation::{Evaluation, evaluate};
 use crate::extract::{ManifestRow, read_manifest};
-use crate::fit::{Evaluation, Protocol, Rows, evaluate, folds};
+use crate::fit::{Protocol, Rows, folds};
 
 /// The statistics of each measure that become features, in this order.
 const STATISTICS: [&str; 7] = [
@@ -317,7 +318,7 @@ pub fn run(opts: &KinematicsOptions) -> Result<Evaluation, String> {
     );
     let mut evaluation = evaluate(
         &labels,
-        &rows,
+        &rows.grouping(),
         &probabilities,
         &protocol,
         opts.shuffle_labels,
@@ -381,7 +382,7 @@ fn held_out_evaluation(
         rows.subjects.len(),
         manifest.display()
     );
-    let mut evaluation = evaluate(labels, &rows, &probabilities, &protocol, false);
+    let mut evaluation = evaluate(labels, &rows.grouping(), &probabilities, &protocol, false);
     evaluation.row = "window".into();
     println!("{protocol}");
     println!("Held-out window level:\n{}", evaluation.frames.to_text());

@@ -19,6 +19,7 @@ use gstals::features::{FeatureSpec, FlowMode, LandmarkMode};
 use gstals::flow::FarnebackParams;
 
 mod data;
+mod evaluation;
 mod extract;
 mod fit;
 mod kinematics;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::fit::Evaluation;
+use crate::evaluation::Evaluation;
 use crate::model::EpochLog;
 
 /// Debian's fonts-dejavu-core: the plots' text.
