@@ -14,8 +14,8 @@ use once_cell::sync::Lazy;
 
 use super::FlowRegion;
 use crate::flow::{
-    FarnebackParams, FlowPool, FlowRequest, FlowTarget, GrayImage, LumaRange, PendingFlow,
-    PixelRect, RgbLayout, face_square, pair_faces,
+    FarnebackParams, FlowPool, FlowRequest, FlowTarget, FrameChain, GrayImage, LumaRange,
+    PendingFlow, PixelRect, RgbLayout, START, face_square,
 };
 use crate::mesh::Roi;
 use crate::meta::{
@@ -112,18 +112,12 @@ struct Pending {
 struct State {
     info: Option<gst_video::VideoInfo>,
     luma: LumaSource,
-    prev: Option<Arc<GrayImage>>,
-    /// The faces of `prev` and their squares, for `region=face`.
-    prev_faces: Vec<(u32, Roi)>,
+    chain: FrameChain,
     /// A missing face meta is warned about once per stream.
     warned_no_face_meta: bool,
     /// The longest buffer duration seen (at most a second), for the latency without a frame
     /// rate: it only grows, so jittery durations post few Latency messages.
     longest_duration: Option<gst::ClockTime>,
-    /// Gray images to reuse once no pending flow reads them any more.
-    spare: Vec<Arc<GrayImage>>,
-    /// Why the next frame has no flow, set when the frame pair is broken.
-    reset_reason: Option<&'static str>,
     pool: Option<FlowPool>,
     /// Buffers in arrival order, held back while their flow is computed.
     queue: VecDeque<Pending>,
@@ -134,12 +128,9 @@ impl Default for State {
         Self {
             info: None,
             luma: LumaSource::FirstPlane(LumaRange::Full),
-            prev: None,
-            prev_faces: Vec::new(),
+            chain: FrameChain::default(),
             warned_no_face_meta: false,
             longest_duration: None,
-            spare: Vec::new(),
-            reset_reason: Some("start"),
             pool: None,
             queue: VecDeque::new(),
         }
@@ -147,41 +138,6 @@ impl Default for State {
 }
 
 impl State {
-    /// Breaks the frame pair. The first reason since the last flow frame wins, so a flush
-    /// followed by its segment reads "flush".
-    fn reset(&mut self, reason: &'static str) {
-        self.forget_prev();
-        self.reset_reason.get_or_insert(reason);
-    }
-
-    /// Drops the previous frame without breaking the pair: the next frame's faces are new.
-    fn forget_prev(&mut self) {
-        if let Some(prev) = self.prev.take() {
-            self.recycle(prev);
-        }
-        self.prev_faces.clear();
-    }
-
-    /// An image to fill with the next frame: a spare one that no pending flow reads any
-    /// more, or a new one.
-    fn blank_image(&mut self) -> Arc<GrayImage> {
-        match self
-            .spare
-            .iter()
-            .position(|img| Arc::strong_count(img) == 1)
-        {
-            Some(i) => self.spare.swap_remove(i),
-            None => Arc::new(GrayImage::default()),
-        }
-    }
-
-    fn recycle(&mut self, image: Arc<GrayImage>) {
-        let keep = self.pool.as_ref().map_or(1, FlowPool::threads) + 2;
-        if self.spare.len() < keep {
-            self.spare.push(image);
-        }
-    }
-
     /// Frames held back so that consecutive pairs are computed at once.
     fn held_frames(&self) -> usize {
         self.pool.as_ref().map_or(0, |pool| pool.threads() - 1)
@@ -279,11 +235,11 @@ impl AlsFlow {
         };
         let (width, height) = (info.width() as usize, info.height() as usize);
         if buffer.flags().contains(gst::BufferFlags::DISCONT) {
-            state.reset("discont");
+            state.chain.break_with("discont");
         }
         let gap = buffer.flags().contains(gst::BufferFlags::GAP);
         if gap {
-            state.reset("gap");
+            state.chain.break_with("gap");
         }
 
         let mut warn_no_face_meta = None;
@@ -336,11 +292,11 @@ impl AlsFlow {
         match faces {
             Some(Err(err)) => {
                 gst::warning!(CAT, imp = self, "Ignoring malformed face meta: {err}");
-                state.reset(INVALID_FACE_META);
+                state.chain.break_with(INVALID_FACE_META);
                 meta.reset_reason = Some(INVALID_FACE_META.into());
             }
             Some(Ok(faces)) if faces.faces.is_empty() || gap => {
-                state.forget_prev();
+                state.chain.forget_faces();
                 meta.reset_reason = Some(if gap { "gap" } else { NO_FACE }.into());
             }
             Some(Ok(faces)) => {
@@ -358,11 +314,11 @@ impl AlsFlow {
                         (f.id, face_square(&f.landmarks, fallback, width, height))
                     })
                     .collect();
-                let previous = state.prev.is_some().then_some(state.prev_faces.as_slice());
-                let plan = pair_faces(previous, state.reset_reason, &current, settings.stabilize);
+                let image = self.next_image(state, &buffer, &info)?;
+                let step = state.chain.push_faces(&image, &current, settings.stabilize);
                 let mut pairs = Vec::new();
                 let mut slots = Vec::new();
-                for (i, (&(id, roi), planned)) in current.iter().zip(plan).enumerate() {
+                for (i, (&(id, roi), planned)) in current.iter().zip(step.plan).enumerate() {
                     meta.regions.push(RegionFlow {
                         face_id: id,
                         roi: roi.map_or_else(NormRotatedRect::default, |r| NormRotatedRect {
@@ -380,41 +336,28 @@ impl AlsFlow {
                         slots.push(i);
                     }
                 }
-                let image = self.next_image(state, &buffer, &info)?;
-                if !pairs.is_empty() {
+                if let Some(prev) = step.prev {
                     let target = FlowTarget::Faces {
                         size: region_size,
                         faces: pairs,
                     };
-                    flow = self
-                        .pair_with_prev(state, &image, target, settings, grid)?
-                        .map(|pending| (pending, slots));
-                } else if let Some(prev) = state.prev.take() {
-                    state.recycle(prev);
+                    let pending = Self::submit(state, prev, image, target, settings, grid)?;
+                    flow = Some((pending, slots));
                 }
-                state.prev = Some(image);
-                state.prev_faces = current
-                    .iter()
-                    .filter_map(|&(id, roi)| Some((id, roi?)))
-                    .collect();
-                state.reset_reason = None;
             }
             None if gap => {
                 meta.regions[0].reset_reason = Some("gap".into());
             }
             None => {
                 let image = self.next_image(state, &buffer, &info)?;
-                let target = FlowTarget::Rect(PixelRect::full(width, height));
-                match self.pair_with_prev(state, &image, target, settings, grid)? {
-                    Some(pending) => flow = Some((pending, vec![0])),
-                    None => {
-                        meta.regions[0].reset_reason =
-                            Some(state.reset_reason.unwrap_or("start").into());
+                match state.chain.push_frame(&image) {
+                    Ok(prev) => {
+                        let target = FlowTarget::Rect(PixelRect::full(width, height));
+                        let pending = Self::submit(state, prev, image, target, settings, grid)?;
+                        flow = Some((pending, vec![0]));
                     }
+                    Err(reason) => meta.regions[0].reset_reason = Some(reason.into()),
                 }
-                state.prev = Some(image);
-                state.prev_faces.clear();
-                state.reset_reason = None;
             }
         }
         state.queue.push_back(Pending { buffer, meta, flow });
@@ -428,7 +371,7 @@ impl AlsFlow {
         buffer: &gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<Arc<GrayImage>, FrameError> {
-        let mut image = state.blank_image();
+        let mut image = state.chain.blank_image();
         let Some(target) = Arc::get_mut(&mut image) else {
             unreachable!("blank images have no other owner");
         };
@@ -439,19 +382,15 @@ impl AlsFlow {
         Ok(image)
     }
 
-    /// Submits the flow from the previous frame to `next` over `target`, and hands the
-    /// previous image back for reuse; `None` when there is no previous frame to pair with.
-    fn pair_with_prev(
-        &self,
-        state: &mut State,
-        next: &Arc<GrayImage>,
+    /// Submits the flow from `prev` to `next` over `target`.
+    fn submit(
+        state: &State,
+        prev: Arc<GrayImage>,
+        next: Arc<GrayImage>,
         target: FlowTarget,
         settings: &Settings,
         (grid_width, grid_height): (usize, usize),
-    ) -> Result<Option<PendingFlow>, FrameError> {
-        let Some(prev) = state.prev.take() else {
-            return Ok(None);
-        };
+    ) -> Result<PendingFlow, FrameError> {
         // No pool: the element is stopping.
         let Some(pool) = state.pool.as_ref() else {
             return Err(FrameError {
@@ -459,16 +398,14 @@ impl AlsFlow {
                 message: String::new(),
             });
         };
-        let pending = pool.submit(FlowRequest {
-            prev: prev.clone(),
-            next: next.clone(),
+        Ok(pool.submit(FlowRequest {
+            prev,
+            next,
             target,
             params: settings.params,
             grid_width,
             grid_height,
-        });
-        state.recycle(prev);
-        Ok(Some(pending))
+        }))
     }
 
     /// Waits for the flow of `pending` and attaches its meta.
@@ -784,6 +721,7 @@ impl BaseTransformImpl for AlsFlow {
             "Computing up to {threads} frame pairs at once"
         );
         *self.state.lock().unwrap() = State {
+            chain: FrameChain::new(threads),
             pool: Some(pool),
             ..State::default()
         };
@@ -801,7 +739,7 @@ impl BaseTransformImpl for AlsFlow {
             gst::EventView::FlushStop(_) => {
                 let mut state = self.state.lock().unwrap();
                 state.queue.clear();
-                state.reset("flush");
+                state.chain.break_with("flush");
                 state.longest_duration = None;
             }
             // Tags may overtake held frames; every other serialized event keeps its place.
@@ -813,7 +751,7 @@ impl BaseTransformImpl for AlsFlow {
                 // A new stream: no pair with the last frame of the old one, its own buffer
                 // durations, and a warning again if it lacks face metas.
                 let mut state = self.state.lock().unwrap();
-                state.reset("start");
+                state.chain.break_with(START);
                 state.longest_duration = None;
                 state.warned_no_face_meta = false;
             }
@@ -831,7 +769,7 @@ impl BaseTransformImpl for AlsFlow {
                 };
                 if let Some(reason) = reason {
                     gst::debug!(CAT, imp = self, "Restarting the frame pair: {reason}");
-                    self.state.lock().unwrap().reset(reason);
+                    self.state.lock().unwrap().chain.break_with(reason);
                 }
             }
             _ => {}
@@ -1010,7 +948,7 @@ impl VideoFilterImpl for AlsFlow {
                 imp = self,
                 "Caps changed to {incaps}: restarting the frame pair"
             );
-            state.reset("caps");
+            state.chain.break_with("caps");
         }
         let before = state.held_latency();
         state.info = Some(in_info.clone());

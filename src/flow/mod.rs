@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! The paper's micro-expression features without any GStreamer types: grayscale extraction,
-//! face-aligned squares, Farneback dense optical flow with `cartToPolar` magnitudes, grid
-//! pooling and summary statistics.
+//! the chain of frame pairs, face-aligned squares, Farneback dense optical flow with
+//! `cartToPolar` magnitudes, grid pooling and summary statistics.
 
+mod chain;
 mod faces;
 mod farneback;
 mod gray;
@@ -11,6 +12,7 @@ mod pool;
 mod stats;
 mod warp;
 
+pub use chain::{FacesStep, FrameChain, START};
 pub use faces::{INVALID_ROI, NEW_FACE, face_square, pair_faces};
 pub use farneback::{FarnebackFlow, FarnebackParams, FlowField};
 pub use gray::{GrayImage, LumaRange, PixelRect, RgbLayout};
