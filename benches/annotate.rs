@@ -70,7 +70,7 @@ fn draw_ms(buffers: &[gst::Buffer], caps: &gst::Caps, style: &Style, repeat: usi
             > buffers.len() / 2,
         "most frames carry a classification"
     );
-    let mut overlay = Overlay::new(info.height() as usize);
+    let mut overlay = Overlay::new(info.width() as usize, info.height() as usize);
     let mut copies: Vec<gst::Buffer> = buffers
         .iter()
         .map(|b| b.copy_deep().expect("copy"))

@@ -287,3 +287,63 @@ fn every_format_draws_the_same_colours() {
         );
     }
 }
+
+/// The pixels `alsoverlay` paints for a synthetic model's notice alone (no bars, no other
+/// layer) on a black RGBx `w` x `h` frame with a face at (`cx`, `cy`): their count, and
+/// whether any lies on the frame's border (the notice's masks have a blank margin, so a whole
+/// notice never touches it).
+fn notice_alone(w: u32, h: u32, cx: f32, cy: f32) -> (usize, bool) {
+    common::init();
+    let mut harness = gst_check::Harness::new_parse(
+        "alsoverlay draw-landmarks=false draw-boxes=false draw-flow=false",
+    );
+    harness.set_src_caps(common::video_caps(VideoFormat::Rgbx, w, h));
+    let mut frame = common::frame_buffer(&vec![0u8; (w * h) as usize], VideoFormat::Rgbx, w, h);
+    let class = gstals::meta::ClassMeta {
+        model: "als-synthetic-demo".into(),
+        synthetic: true,
+        labels: vec!["typical".into(), "impaired".into()],
+        faces: vec![gstals::meta::FaceClass {
+            face_id: 1,
+            ..Default::default()
+        }],
+        reason: None,
+    };
+    {
+        let b = frame.get_mut().expect("writable");
+        circle_face(cx, cy, 0.2)
+            .attach(b)
+            .expect("face meta attaches");
+        class.attach(b).expect("class meta attaches");
+    }
+    let out = harness.push_and_pull(frame).expect("frame passes");
+    let (w, h) = (w as usize, h as usize);
+    let pixels = bytes(&out);
+    let painted = |x: usize, y: usize| pixels[(y * w + x) * 4] > 0;
+    let count = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| painted(x, y))
+        .count();
+    let border = (0..w).any(|x| painted(x, 0) || painted(x, h - 1))
+        || (0..h).any(|y| painted(0, y) || painted(w - 1, y));
+    (count, border)
+}
+
+#[test]
+fn the_synthetic_notice_is_drawn_whole_at_small_odd_and_portrait_sizes() {
+    for (w, h) in [(160, 120), (120, 160), (201, 113), (180, 320), (360, 288)] {
+        let (whole, _) = notice_alone(w, h, 0.5, 0.5);
+        assert!(whole > 100, "{w}x{h}: only {whole} notice pixels");
+        for (cx, cy) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.5, 0.95)] {
+            let (count, border) = notice_alone(w, h, cx, cy);
+            assert_eq!(
+                count, whole,
+                "{w}x{h}, face at ({cx}, {cy}): the notice is cut"
+            );
+            assert!(
+                !border,
+                "{w}x{h}, face at ({cx}, {cy}): the notice touches the edge"
+            );
+        }
+    }
+}

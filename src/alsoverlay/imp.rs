@@ -276,7 +276,7 @@ impl VideoFilterImpl for AlsOverlay {
         })?;
         *self.state.lock().unwrap() = Some(State {
             layout,
-            overlay: Overlay::new(in_info.height() as usize),
+            overlay: Overlay::new(in_info.width() as usize, in_info.height() as usize),
             warned: Vec::new(),
         });
         self.parent_set_info(incaps, in_info, outcaps, out_info)

@@ -5,8 +5,9 @@
 
 use super::canvas::{Canvas, Color, GridPlacement};
 use super::connections::CONTOURS;
+use super::layout::{Rect, place_panel};
 use super::text::TextRenderer;
-use crate::meta::{ClassMeta, FaceMeta, FlowMeta, NormRotatedRect, RegionFlow};
+use crate::meta::{ClassMeta, FaceClass, FaceMeta, FlowMeta, NormRotatedRect, RegionFlow};
 
 /// How landmarks are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,19 +121,93 @@ pub fn heat_color(t: f32) -> Color {
     Color::rgb(c(0), c(1), c(2))
 }
 
+/// The notice, broken in two where a narrow frame needs it.
+const NOTICE_LINES: [&str; 2] = ["synthetic demo model,", "not for diagnosis"];
+/// Pixels between a face and its labels, and between the frame's edge and the notice.
+const GAP: i64 = 4;
+
+/// A line of text on a dark panel.
+#[derive(Debug)]
+struct TextLine {
+    rect: Rect,
+    text: String,
+    color: Color,
+}
+
+/// A class's bar with its label and probability.
+#[derive(Debug)]
+struct Bar {
+    rect: Rect,
+    text: String,
+    probability: f32,
+    color: Color,
+}
+
+/// One face's classification: the synthetic-model notice, then a bar per class (or why
+/// there is none).
+#[derive(Debug, Default)]
+struct Panel {
+    rect: Rect,
+    notice: Vec<TextLine>,
+    bars: Vec<Bar>,
+    reason: Option<TextLine>,
+}
+
+/// Where one frame's labels go, decided before any is drawn so that none covers another.
+#[derive(Debug, Default)]
+struct Plan {
+    scale: Option<Rect>,
+    ids: Vec<TextLine>,
+    panels: Vec<Panel>,
+}
+
+impl Plan {
+    fn rects(&self) -> impl Iterator<Item = Rect> + '_ {
+        self.scale
+            .iter()
+            .copied()
+            .chain(self.ids.iter().map(|l| l.rect))
+            .chain(self.panels.iter().map(|p| p.rect))
+    }
+}
+
 /// Draws frames; keeps the text renderer (and its cache) between them.
 pub struct Overlay {
     text: TextRenderer,
     text_height: f32,
+    frame: (i64, i64),
+    /// The notice's lines: one where it fits the frame's width.
+    notice: &'static [&'static str],
 }
 
 impl Overlay {
-    /// An overlay for frames `frame_height` pixels tall; text scales with it.
-    pub fn new(frame_height: usize) -> Self {
-        let text_height = (frame_height as f32 / 40.0).clamp(9.0, 28.0);
+    /// An overlay for `width` x `height` frames: text scales with the height, and shrinks
+    /// where the frame is too narrow for the synthetic-model notice.
+    pub fn new(width: usize, height: usize) -> Self {
+        let room = width as i64 - 2 * GAP;
+        let mut text_height = (height as f32 / 40.0).clamp(9.0, 28.0);
+        let mut text = TextRenderer::new(text_height);
+        let widest = |text: &mut TextRenderer, lines: &[&str]| {
+            lines
+                .iter()
+                .map(|l| text.render(l).map_or(0, |m| m.width as i64))
+                .max()
+                .unwrap_or(0)
+        };
+        while text_height > 5.0 && widest(&mut text, &NOTICE_LINES) > room {
+            text_height -= 1.0;
+            text = TextRenderer::new(text_height);
+        }
+        let notice: &'static [&'static str] = if widest(&mut text, &[SYNTHETIC_NOTICE]) <= room {
+            &[SYNTHETIC_NOTICE]
+        } else {
+            &NOTICE_LINES
+        };
         Self {
-            text: TextRenderer::new(text_height),
+            text,
             text_height,
+            frame: (width as i64, height as i64),
+            notice,
         }
     }
 
@@ -140,16 +215,18 @@ impl Overlay {
     /// text stay on top. Fails only when text cannot be rendered.
     pub fn draw(&mut self, canvas: &mut Canvas, style: &Style, metas: Metas) -> Result<(), String> {
         let (w, h) = (canvas.width() as f32, canvas.height() as f32);
+        self.frame = (canvas.width() as i64, canvas.height() as i64);
+        let mut heat_map = false;
         if style.flow
             && let Some(flow) = metas.flow
         {
-            let mut drawn = false;
             for region in &flow.regions {
-                drawn |= draw_heat_map(canvas, region, flow, style);
+                heat_map |= draw_heat_map(canvas, region, flow, style);
             }
-            if drawn {
-                self.draw_color_scale(canvas, style)?;
-            }
+        }
+        let plan = self.plan(style, metas, heat_map, (w, h))?;
+        if let Some(scale) = plan.scale {
+            self.draw_color_scale(canvas, scale, style)?;
         }
         let faces = metas.faces.map(|f| f.faces.as_slice()).unwrap_or_default();
         for face in faces {
@@ -170,130 +247,262 @@ impl Overlay {
                     }
                 }
             }
-            if style.boxes {
-                let b = &face.bbox;
+            if style.boxes
+                && let Some(b) = face_box(face, (w, h))
+            {
                 let color = ID_COLORS[face.id as usize % ID_COLORS.len()];
-                let (x0, y0) = (b.x as f32 * w, b.y as f32 * h);
-                let (x1, y1) = (x0 + b.width as f32 * w, y0 + b.height as f32 * h);
-                if ![x0, y0, x1, y1].into_iter().all(sane) {
+                let corners = ((b.x0 as f32, b.y0 as f32), (b.x1 as f32, b.y1 as f32));
+                canvas.rect_outline(corners.0, corners.1, style.line_width, color);
+            }
+        }
+        for line in &plan.ids {
+            self.draw_text(canvas, line, style)?;
+        }
+        for panel in &plan.panels {
+            self.draw_panel(canvas, panel, style)?;
+        }
+        Ok(())
+    }
+
+    /// Sizes every label and finds it a place: the colour scale bottom left, each face's id
+    /// above its box, each face's classification below, above or beside it, all moved into
+    /// the frame.
+    fn plan(
+        &mut self,
+        style: &Style,
+        metas: Metas,
+        heat_map: bool,
+        (w, h): (f32, f32),
+    ) -> Result<Plan, String> {
+        let frame = self.frame;
+        let th = self.text_height;
+        let mut plan = Plan::default();
+        if heat_map {
+            plan.scale = Some(self.scale_rect(style)?);
+        }
+        let faces = metas.faces.map(|f| f.faces.as_slice()).unwrap_or_default();
+        let id_height = (th + 6.0) as i64;
+        if style.boxes {
+            for face in faces {
+                let Some(b) = face_box(face, (w, h)) else {
                     continue;
-                }
-                canvas.rect_outline((x0, y0), (x1, y1), style.line_width, color);
-                let label = format!("id {}", face.id);
-                let th = self.text_height + 6.0;
-                self.draw_text(canvas, (x0, y0 - th), &label, color, style)?;
+                };
+                let text = format!("id {}", face.id);
+                let mask = self.text.render(&text)?;
+                let rect = Rect::sized(
+                    b.x0,
+                    b.y0 - id_height,
+                    mask.width as i64,
+                    mask.height as i64,
+                )
+                .shifted_into(frame);
+                let color = ID_COLORS[face.id as usize % ID_COLORS.len()];
+                plan.ids.push(TextLine { rect, text, color });
             }
         }
         if style.classification
             && let Some(class) = metas.class
         {
             for fc in &class.faces {
-                let Some(face) = faces.iter().find(|f| f.id == fc.face_id) else {
+                let Some(b) = faces
+                    .iter()
+                    .find(|f| f.id == fc.face_id)
+                    .and_then(|f| face_box(f, (w, h)))
+                else {
                     continue;
                 };
-                let anchor = (
-                    face.bbox.x as f32 * w,
-                    (face.bbox.y + face.bbox.height) as f32 * h + 4.0,
-                );
-                self.draw_class_panel(canvas, anchor, class, fc, style)?;
+                let mut panel = self.panel_contents(class, fc)?;
+                let taken: Vec<Rect> = plan.rects().collect();
+                let above = if style.boxes { id_height } else { 0 };
+                let size = (panel.rect.width(), panel.rect.height());
+                let rect = place_panel(b, above, size, frame, &taken, GAP);
+                panel.move_to(rect.x0, rect.y0);
+                plan.panels.push(panel);
             }
         }
-        Ok(())
+        // A face's id gives way to a classification that could go nowhere else, the scale to
+        // any label.
+        let panels: Vec<Rect> = plan.panels.iter().map(|p| p.rect).collect();
+        plan.ids
+            .retain(|l| !panels.iter().any(|p| p.intersects(&l.rect)));
+        if let Some(scale) = plan.scale {
+            let labels = plan.ids.iter().map(|l| l.rect);
+            if labels
+                .chain(plan.panels.iter().map(|p| p.rect))
+                .any(|r| r.intersects(&scale))
+            {
+                plan.scale = None;
+            }
+        }
+        Ok(plan)
     }
 
-    /// A line of text on a dark panel, its top-left corner at `at`.
-    fn draw_text(
-        &mut self,
-        canvas: &mut Canvas,
-        at: (f32, f32),
-        text: &str,
-        color: Color,
-        style: &Style,
-    ) -> Result<(usize, usize), String> {
-        if !sane(at.0) || !sane(at.1) {
-            return Ok((0, 0));
+    /// A face's panel with its lines laid out from the origin.
+    fn panel_contents(&mut self, class: &ClassMeta, face: &FaceClass) -> Result<Panel, String> {
+        let row = (self.text_height + 8.0) as i64;
+        let bar_width = (self.text_height * 9.0).round() as i64;
+        let mut panel = Panel::default();
+        let (mut width, mut y) = (0, 0);
+        if class.synthetic {
+            for line in self.notice {
+                let mask = self.text.render(line)?;
+                let rect = Rect::sized(0, y, mask.width as i64, mask.height as i64);
+                panel.notice.push(TextLine {
+                    rect,
+                    text: (*line).to_owned(),
+                    color: NOTICE_COLOR,
+                });
+                (width, y) = (width.max(rect.width()), rect.y1);
+            }
         }
-        let mask = self.text.render(text)?;
-        let (x, y) = (at.0.round() as i64, at.1.round() as i64);
-        let (mw, mh) = (mask.width as i64, mask.height as i64);
-        let panel = (style.opacity.clamp(0.0, 1.0) * 200.0) as u8;
-        canvas.fill_rect(x, y, x + mw, y + mh, Color::BLACK, panel);
-        canvas.blend_mask(&mask.coverage, mask.width, (x, y), color, 255);
-        Ok((mask.width, mask.height))
-    }
-
-    /// A bar per class with its label and smoothed probability, below the face's box.
-    fn draw_class_panel(
-        &mut self,
-        canvas: &mut Canvas,
-        (x, mut y): (f32, f32),
-        class: &ClassMeta,
-        face: &crate::meta::FaceClass,
-        style: &Style,
-    ) -> Result<(), String> {
-        if !sane(x) || !sane(y) {
-            return Ok(());
-        }
-        let row = self.text_height + 8.0;
-        let bar_width = (self.text_height * 9.0).round();
         let values = if face.smoothed.len() == class.labels.len() {
             &face.smoothed
         } else {
             &face.probabilities
         };
         if values.len() == class.labels.len() && !values.is_empty() {
-            let alpha = (style.opacity.clamp(0.0, 1.0) * 200.0) as u8;
             for (i, (label, p)) in class.labels.iter().zip(values).enumerate() {
-                let p = if p.is_finite() {
+                let probability = if p.is_finite() {
                     p.clamp(0.0, 1.0)
                 } else {
                     0.0
                 };
-                let (x0, y0) = (x.round() as i64, y.round() as i64);
-                let (x1, y1) = (x0 + bar_width as i64, y0 + row as i64 - 2);
-                canvas.fill_rect(x0, y0, x1, y1, Color::BLACK, alpha);
-                let filled = x0 + (bar_width * p).round() as i64;
-                let color = CLASS_COLORS[i % CLASS_COLORS.len()];
-                canvas.fill_rect(x0, y0, filled, y1, color, 255);
-                let mask = self.text.render(&format!("{label} {p:.2}"))?;
-                canvas.blend_mask(&mask.coverage, mask.width, (x0 + 2, y0), Color::WHITE, 255);
-                y += row;
+                panel.bars.push(Bar {
+                    rect: Rect::sized(0, y, bar_width, row - 2),
+                    text: format!("{label} {probability:.2}"),
+                    probability,
+                    color: CLASS_COLORS[i % CLASS_COLORS.len()],
+                });
+                (width, y) = (width.max(bar_width), y + row);
             }
         } else if let Some(reason) = &face.reason {
-            let (_, h) = self.draw_text(
-                canvas,
-                (x, y),
-                &format!("not classified: {reason}"),
-                Color::WHITE,
-                style,
-            )?;
-            y += h as f32;
+            let text = format!("not classified: {reason}");
+            let mask = self.text.render(&text)?;
+            let rect = Rect::sized(0, y, mask.width as i64, mask.height as i64);
+            panel.reason = Some(TextLine {
+                rect,
+                text,
+                color: Color::WHITE,
+            });
+            (width, y) = (width.max(rect.width()), rect.y1);
         }
-        if class.synthetic {
-            self.draw_text(canvas, (x, y), SYNTHETIC_NOTICE, NOTICE_COLOR, style)?;
+        panel.rect = Rect::sized(0, 0, width, y);
+        Ok(panel)
+    }
+
+    /// A line of text on a dark panel.
+    fn draw_text(
+        &mut self,
+        canvas: &mut Canvas,
+        line: &TextLine,
+        style: &Style,
+    ) -> Result<(), String> {
+        let mask = self.text.render(&line.text)?;
+        let Rect { x0, y0, .. } = line.rect;
+        let panel = (style.opacity.clamp(0.0, 1.0) * 200.0) as u8;
+        canvas.fill_rect(
+            x0,
+            y0,
+            x0 + mask.width as i64,
+            y0 + mask.height as i64,
+            Color::BLACK,
+            panel,
+        );
+        canvas.blend_mask(&mask.coverage, mask.width, (x0, y0), line.color, 255);
+        Ok(())
+    }
+
+    fn draw_panel(
+        &mut self,
+        canvas: &mut Canvas,
+        panel: &Panel,
+        style: &Style,
+    ) -> Result<(), String> {
+        for line in panel.notice.iter().chain(&panel.reason) {
+            self.draw_text(canvas, line, style)?;
+        }
+        let alpha = (style.opacity.clamp(0.0, 1.0) * 200.0) as u8;
+        for bar in &panel.bars {
+            let Rect { x0, y0, x1, y1 } = bar.rect;
+            canvas.fill_rect(x0, y0, x1, y1, Color::BLACK, alpha);
+            let filled = x0 + (bar.rect.width() as f32 * bar.probability).round() as i64;
+            canvas.fill_rect(x0, y0, filled, y1, bar.color, 255);
+            let mask = self.text.render(&bar.text)?;
+            canvas.blend_mask(&mask.coverage, mask.width, (x0 + 2, y0), Color::WHITE, 255);
         }
         Ok(())
     }
 
-    /// The heat map's colour scale, bottom left, labelled in pixels per frame.
-    fn draw_color_scale(&mut self, canvas: &mut Canvas, style: &Style) -> Result<(), String> {
+    /// The colour scale's bar and label, bottom left.
+    fn scale_rect(&mut self, style: &Style) -> Result<Rect, String> {
         let th = self.text_height;
         let (length, thick) = ((th * 8.0) as i64, (th * 0.7).max(4.0) as i64);
+        let label = self.text.render(&scale_label(style))?;
+        let (lw, lh) = (label.width as i64, label.height as i64);
         let x0 = (th * 0.8) as i64;
-        let y0 = canvas.height() as i64 - (2.2 * th) as i64 - thick;
+        let height = thick + 2 + lh;
+        Ok(Rect::sized(
+            x0,
+            self.frame.1 - GAP - height,
+            length.max(lw),
+            height,
+        ))
+    }
+
+    /// The heat map's colour scale in `rect`, labelled in pixels per frame.
+    fn draw_color_scale(
+        &mut self,
+        canvas: &mut Canvas,
+        rect: Rect,
+        style: &Style,
+    ) -> Result<(), String> {
+        let th = self.text_height;
+        let (length, thick) = ((th * 8.0) as i64, (th * 0.7).max(4.0) as i64);
+        let Rect { x0, y0, .. } = rect;
         canvas.fill_with((x0, y0, x0 + length, y0 + thick), |x, _| {
             Some((heat_color((x as i64 - x0) as f32 / length as f32), 255))
         });
-        let label = format!("0 - {:.1} px/frame", style.flow_max);
+        let text = scale_label(style);
+        let mask = self.text.render(&text)?;
+        let rect = Rect::sized(x0, y0 + thick + 2, mask.width as i64, mask.height as i64);
         self.draw_text(
             canvas,
-            (x0 as f32, (y0 + thick + 2) as f32),
-            &label,
-            Color::WHITE,
+            &TextLine {
+                rect,
+                text,
+                color: Color::WHITE,
+            },
             style,
-        )?;
-        Ok(())
+        )
     }
+}
+
+impl Panel {
+    fn move_to(&mut self, x: i64, y: i64) {
+        let (dx, dy) = (x - self.rect.x0, y - self.rect.y0);
+        let shift = |r: &mut Rect| *r = Rect::sized(r.x0 + dx, r.y0 + dy, r.width(), r.height());
+        shift(&mut self.rect);
+        self.notice.iter_mut().for_each(|l| shift(&mut l.rect));
+        self.bars.iter_mut().for_each(|b| shift(&mut b.rect));
+        self.reason.iter_mut().for_each(|l| shift(&mut l.rect));
+    }
+}
+
+fn scale_label(style: &Style) -> String {
+    format!("0 - {:.1} px/frame", style.flow_max)
+}
+
+/// A face's box in frame pixels, when its numbers are worth drawing.
+fn face_box(face: &crate::meta::Face, (w, h): (f32, f32)) -> Option<Rect> {
+    let b = &face.bbox;
+    let (x0, y0) = (b.x as f32 * w, b.y as f32 * h);
+    let (x1, y1) = (x0 + b.width as f32 * w, y0 + b.height as f32 * h);
+    [x0, y0, x1, y1].into_iter().all(sane).then(|| Rect {
+        x0: x0.round() as i64,
+        y0: y0.round() as i64,
+        x1: x1.round() as i64,
+        y1: y1.round() as i64,
+    })
 }
 
 /// The heat map of one region's grid, over that region's rotated rectangle. False when the
@@ -367,6 +576,7 @@ fn draw_heat_map(canvas: &mut Canvas, region: &RegionFlow, flow: &FlowMeta, styl
 mod tests {
     use super::*;
     use crate::draw::canvas::{PixelLayout, Plane};
+    use crate::draw::layout::Rect;
     use crate::meta::{Face, FlowStats, NormRect};
 
     fn face_at(id: u32, cx: f32, cy: f32, r: f32) -> Face {
@@ -410,7 +620,7 @@ mod tests {
             }],
         )
         .unwrap();
-        Overlay::new(h).draw(&mut canvas, style, metas).unwrap();
+        Overlay::new(w, h).draw(&mut canvas, style, metas).unwrap();
         data
     }
 
@@ -561,6 +771,197 @@ mod tests {
         let low = count(&draw(&class(false, 0.2)), orange);
         let high = count(&draw(&class(false, 0.8)), orange);
         assert!(high > 2 * low && low > 0, "impaired bar {low} -> {high}");
+    }
+
+    fn two_class(synthetic: bool, ids: &[u32]) -> ClassMeta {
+        ClassMeta {
+            model: "m".into(),
+            synthetic,
+            labels: vec!["typical".into(), "impaired".into()],
+            faces: ids
+                .iter()
+                .map(|&face_id| crate::meta::FaceClass {
+                    face_id,
+                    probabilities: vec![0.3, 0.7],
+                    smoothed: vec![0.3, 0.7],
+                    label: None,
+                    reason: None,
+                })
+                .collect(),
+            reason: None,
+        }
+    }
+
+    fn hot_region(face: &Face) -> RegionFlow {
+        RegionFlow {
+            face_id: face.id,
+            roi: face.roi,
+            stats: Some(FlowStats::default()),
+            grid: vec![2.0; 4],
+            ..Default::default()
+        }
+    }
+
+    fn render_sized(w: usize, h: usize, metas: Metas) -> (Vec<u8>, Overlay) {
+        let mut data = vec![0u8; w * h * 4];
+        let mut canvas = Canvas::new(
+            w,
+            h,
+            PixelLayout::packed(4, 0, 1, 2),
+            vec![Plane {
+                data: &mut data,
+                stride: w * 4,
+            }],
+        )
+        .unwrap();
+        let mut overlay = Overlay::new(w, h);
+        overlay.draw(&mut canvas, &Style::default(), metas).unwrap();
+        (data, overlay)
+    }
+
+    /// The pixels a whole notice paints: every pixel its masks cover at all.
+    fn notice_pixels(overlay: &mut Overlay) -> usize {
+        overlay
+            .notice
+            .iter()
+            .map(|line| {
+                let mask = overlay.text.render(line).unwrap();
+                mask.coverage.iter().filter(|&&c| c > 0).count()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn the_notice_is_drawn_whole_and_no_label_covers_another_at_any_size() {
+        let sizes = [
+            (160, 120),
+            (120, 160),
+            (176, 144),
+            (201, 113),
+            (180, 320),
+            (360, 288),
+            (480, 480),
+            (1280, 720),
+        ];
+        let spots = [0.0, 0.1, 0.5, 0.9, 1.0];
+        for (w, h) in sizes {
+            for cx in spots {
+                for cy in spots {
+                    for r in [0.08, 0.3] {
+                        let face = face_at(1, cx, cy, r);
+                        let flow = FlowMeta {
+                            region_kind: "face".into(),
+                            grid_width: 2,
+                            grid_height: 2,
+                            regions: vec![hot_region(&face)],
+                            ..Default::default()
+                        };
+                        let faces = FaceMeta {
+                            faces: vec![face],
+                            fresh: true,
+                        };
+                        let class = two_class(true, &[1]);
+                        let metas = Metas {
+                            faces: Some(&faces),
+                            flow: Some(&flow),
+                            class: Some(&class),
+                        };
+                        let (data, mut overlay) = render_sized(w, h, metas);
+                        let at = format!("{w}x{h}, face at ({cx}, {cy}) radius {r}");
+                        let plan = overlay
+                            .plan(&Style::default(), metas, true, (w as f32, h as f32))
+                            .unwrap();
+                        assert_eq!(plan.panels.len(), 1, "{at}");
+                        let rects: Vec<Rect> = plan.rects().collect();
+                        for (i, a) in rects.iter().enumerate() {
+                            assert!(
+                                a.inside((w as i64, h as i64)),
+                                "{at}: {a:?} leaves the frame"
+                            );
+                            for b in &rects[i + 1..] {
+                                assert!(!a.intersects(b), "{at}: {a:?} covers {b:?}");
+                            }
+                        }
+                        let panel = &plan.panels[0];
+                        assert_eq!(panel.notice.len(), overlay.notice.len());
+                        for line in &panel.notice {
+                            let r = line.rect;
+                            let p = panel.rect;
+                            assert!(r.x0 >= p.x0 && r.y0 >= p.y0 && r.x1 <= p.x1 && r.y1 <= p.y1);
+                        }
+                        drop(data);
+
+                        // Alone on a black frame (no bars, no other layer), every pixel the
+                        // notice's masks cover is painted: none fell outside the frame.
+                        let mut bare = two_class(true, &[1]);
+                        bare.faces[0].probabilities.clear();
+                        bare.faces[0].smoothed.clear();
+                        let only_notice = Style {
+                            landmarks: false,
+                            boxes: false,
+                            flow: false,
+                            ..Style::default()
+                        };
+                        let metas = Metas {
+                            class: Some(&bare),
+                            ..metas
+                        };
+                        let mut frame = vec![0u8; w * h * 4];
+                        let mut canvas = Canvas::new(
+                            w,
+                            h,
+                            PixelLayout::packed(4, 0, 1, 2),
+                            vec![Plane {
+                                data: &mut frame,
+                                stride: w * 4,
+                            }],
+                        )
+                        .unwrap();
+                        overlay.draw(&mut canvas, &only_notice, metas).unwrap();
+                        let painted = frame.chunks_exact(4).filter(|p| p[0] > 0).count();
+                        let whole = notice_pixels(&mut overlay);
+                        assert!(whole > 100, "{at}: {whole}");
+                        assert_eq!(painted, whole, "{at}: the notice is not drawn whole");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_notice_is_one_line_where_it_fits_and_two_where_it_does_not() {
+        assert_eq!(NOTICE_LINES.join(" "), SYNTHETIC_NOTICE);
+        assert_eq!(Overlay::new(640, 480).notice, &[SYNTHETIC_NOTICE]);
+        assert_eq!(Overlay::new(160, 120).notice, &NOTICE_LINES);
+        // Text follows the frame's height, and a narrow frame makes it smaller still.
+        let (small, large) = (Overlay::new(640, 120), Overlay::new(1920, 1080));
+        assert!(large.text_height > small.text_height);
+        assert!(Overlay::new(120, 120).text_height < small.text_height);
+    }
+
+    #[test]
+    fn two_faces_side_by_side_keep_their_panels_apart() {
+        for (w, h) in [(640, 480), (320, 240)] {
+            let faces = FaceMeta {
+                faces: vec![face_at(1, 0.3, 0.45, 0.15), face_at(2, 0.62, 0.45, 0.15)],
+                fresh: true,
+            };
+            let class = two_class(true, &[1, 2]);
+            let metas = Metas {
+                faces: Some(&faces),
+                class: Some(&class),
+                ..Default::default()
+            };
+            let (_, mut overlay) = render_sized(w, h, metas);
+            let plan = overlay
+                .plan(&Style::default(), metas, false, (w as f32, h as f32))
+                .unwrap();
+            assert_eq!(plan.panels.len(), 2);
+            assert!(
+                !plan.panels[0].rect.intersects(&plan.panels[1].rect),
+                "{w}x{h}: {plan:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod canvas;
 pub mod connections;
 mod layers;
+mod layout;
 mod text;
 
 pub use canvas::{Canvas, Color, GridPlacement, PixelLayout, Plane};
