@@ -18,7 +18,7 @@ source_line=${ALS_CAMERA_SOURCE:-v4l2src device=${3:-/dev/video0}}
 display=${ALS_DISPLAY_SINK:-autovideosink}
 als_require_plugin
 # shellcheck disable=SC2086 # the source and display are launch-line fragments
-exec gst-launch-1.0 -e $source_line ! videoconvert \
+exec gst-launch-1.0 -e $source_line ! $ALS_AS_PLAYED \
   ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 \
   ! alsmesh ! queue ! alsflow region=face ! alsclassify \
   ! alsexport location="$jsonl" ! alsoverlay ! tee name=annotated \

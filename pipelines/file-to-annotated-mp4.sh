@@ -10,7 +10,7 @@ mp4=${2:?output .mp4}
 jsonl=${3:?output .jsonl}
 [ -r "$in" ] || { echo "file-to-annotated-mp4: cannot read $in" >&2; exit 1; }
 als_require_plugin
-exec gst-launch-1.0 -q -e filesrc location="$in" ! decodebin ! videoconvert \
+exec gst-launch-1.0 -q -e filesrc location="$in" ! $ALS_FILE_DECODE \
   ! queue ! alsmesh ! queue ! alsflow region=face ! alsclassify \
   ! alsexport location="$jsonl" ! alsoverlay \
   ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast \

@@ -5,6 +5,6 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 als_require_plugin
-exec gst-launch-1.0 -e filesrc location="${1:?input video}" ! decodebin ! videoconvert \
+exec gst-launch-1.0 -e filesrc location="${1:?input video}" ! $ALS_FILE_DECODE \
   ! queue ! alsmesh ! queue ! alsflow region=face ! alsexport location="${2:?output .jsonl}" \
   ! fakesink

@@ -7,6 +7,6 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 als_require_plugin
-exec gst-launch-1.0 -q rtspsrc location="${1:?rtsp url}" latency=200 ! decodebin ! videoconvert \
+exec gst-launch-1.0 -q rtspsrc location="${1:?rtsp url}" latency=200 ! decodebin ! $ALS_AS_PLAYED \
   ! queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 \
   ! alsmesh ! queue ! alsflow region=face ! alsexport location=- ! fakesink sync=false

@@ -14,6 +14,12 @@ if [ -n "$als_plugin_dir" ]; then
   export GST_REGISTRY="$als_plugin_dir/gst-registry.bin"
 fi
 
+# Decoded frames as a player shows them (deinterlaced, turned upright by the container's
+# orientation tag), after a decoder; and a file's, after its filesrc. The same text as
+# gstals::launch, which als-batch, als-rtsp and als-train use.
+ALS_AS_PLAYED=$(tr -d '\n' < "$root/pipelines/as-played.gst")
+ALS_FILE_DECODE="queue2 ! decodebin ! $ALS_AS_PLAYED"
+
 # Fails with a hint when GStreamer cannot find the elements; the pipeline scripts call it.
 als_require_plugin() {
   if ! gst-inspect-1.0 alsmesh >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ source scripts/env.sh
 # The typical line: face mesh, per-face flow, the (synthetic) classifier, JSON Lines, and the
 # overlay encoded as a browser-playable H.264 MP4.
 rm -f output/annotated-*.png
-gst-launch-1.0 -q -e filesrc location=output/face.mp4 ! decodebin ! videoconvert \
+gst-launch-1.0 -q -e filesrc location=output/face.mp4 ! $ALS_FILE_DECODE \
   ! queue ! alsmesh ! queue ! alskinematics ! alsflow region=face ! alsclassify \
   ! alsexport location=output/face.jsonl flow-grid=true ! alsoverlay flow-max=5 \
   ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast \

@@ -28,6 +28,7 @@ pub mod features;
 pub mod flow;
 pub mod jsonl;
 pub mod kinematics;
+pub mod launch;
 pub mod mesh;
 pub mod meta;
 mod origin;

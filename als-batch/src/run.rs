@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
+use gstals::launch::FILE_DECODE;
 
 use crate::discover::{Video, part};
 use crate::mqtt::Broker;
@@ -115,16 +116,13 @@ fn launch_line(settings: &Settings) -> String {
     } else {
         "fakesink sync=false"
     };
-    // queue2 puts the demuxer in push mode: in pull mode decodebin can swallow the error a
-    // demuxer posts while it is being started (a truncated MP4's "no playable streams"),
-    // and the pipeline would wait for the stall timeout.
     let publish = if settings.broker.is_some() {
         "alspublish name=batch_publish ! "
     } else {
         ""
     };
     format!(
-        "filesrc name=batch_src ! queue2 ! decodebin ! queue ! videoconvert ! alsmesh ! queue ! {} ! \
+        "filesrc name=batch_src ! {FILE_DECODE} ! queue ! alsmesh ! queue ! {} ! \
          {classify}alsexport name=batch_export landmarks={} ! {publish}{tail}",
         settings.flow, settings.landmarks
     )
@@ -572,7 +570,7 @@ mod tests {
         };
         let line = launch_line(&settings);
         assert!(
-            line.starts_with("filesrc name=batch_src ! queue2 ! decodebin !"),
+            line.starts_with(&format!("filesrc name=batch_src ! {FILE_DECODE} !")),
             "{line}"
         );
         assert!(line.contains("alsflow region=face ! alsclassify name=batch_classify ! alsexport name=batch_export landmarks=false ! fakesink"), "{line}");

@@ -923,3 +923,67 @@ fn records_the_spool_drops_make_the_video_fail_and_say_so() {
     assert!(number(row, "mqtt_waiting") < FRAMES as u64 + 1, "{row:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What `scripts/make-archive-corpus.sh` makes: every format the suite holds archives to.
+const ARCHIVE_FORMATS: [&str; 9] = [
+    "asp.avi",
+    "hevc.mp4",
+    "interlaced.mkv",
+    "mjpeg.avi",
+    "mpeg1.mpg",
+    "mpeg2.ts",
+    "prores.mov",
+    "rotated.mp4",
+    "vp9.webm",
+];
+
+#[test]
+fn every_archive_format_is_analysed_frame_for_frame_and_annotated() {
+    init();
+    let dir = scratch("archive-formats");
+    let photo = Photo::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../third_party/photos/astronaut.png"
+    )))
+    .unwrap();
+    let subject = &subjects::cohort(CLIPS, 7)[0];
+    let raw = dir.join("face.rgb");
+    let frames: Vec<u8> = (0..FRAMES)
+        .flat_map(|f| subject.render(&photo, Task::Pa, f).unwrap())
+        .collect();
+    std::fs::write(&raw, frames).unwrap();
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let status = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/make-archive-corpus.sh"
+    ))
+    .arg(&raw)
+    .arg(format!("{WIDTH}x{HEIGHT}"))
+    .arg(&input)
+    .status()
+    .unwrap();
+    assert!(status.success(), "make-archive-corpus.sh failed");
+    std::fs::remove_file(&raw).unwrap();
+
+    let out = als_batch(&input, &output, &["--annotate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = summary(&output.join("summary.csv"));
+    assert_eq!(rows.len(), ARCHIVE_FORMATS.len(), "{rows:?}");
+    for name in ARCHIVE_FORMATS {
+        let row = &rows[name];
+        assert_eq!(row["status"], "ok", "{name}: {row:?}");
+        assert_eq!(number(row, "frames"), FRAMES as u64, "{name}: {row:?}");
+        assert!(
+            number(row, "frames_with_face") >= FRAMES as u64 - 2,
+            "{name}: {row:?}"
+        );
+        let stem = name.split('.').next().unwrap();
+        assert_eq!(
+            decoded_frames(&output.join(format!("{stem}.mp4"))),
+            FRAMES as u64,
+            "{name}: frames in the annotated MP4"
+        );
+    }
+    assert_no_part_files(&output);
+    let _ = std::fs::remove_dir_all(&dir);
+}

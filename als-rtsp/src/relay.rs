@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use gst::glib;
 use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
+use gstals::launch::AS_PLAYED;
 
 use crate::auth::Access;
 use crate::card::status_frame;
@@ -416,7 +417,7 @@ fn build_ingest(
     // to the served size, with borders to keep its aspect. The head queue holds up to 2 s of
     // those frames, and never more than 256 MB (under a second of 4K RGB).
     let launch = format!(
-        "uridecodebin name=source ! videoconvert ! \
+        "uridecodebin name=source ! {AS_PLAYED} ! \
          queue name=head max-size-buffers=0 max-size-bytes=268435456 max-size-time=2000000000 ! \
          alsmesh ! {flow} ! {classify}{export}{publish}alsoverlay ! videoscale ! videoconvert ! \
          video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1 ! \

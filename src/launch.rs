@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The decoding every entry point shares (`pipelines/`, `als-batch`, `als-rtsp`, `als-train`
+//! and the main job), so that each analyses the frames a player would show.
+//!
+//! The text lives in `pipelines/as-played.gst`, which the shell scripts read too
+//! (`scripts/env.sh`).
+
+/// After a decoder: decoded frames as a player shows them. `videoconvert` converts only a
+/// format the elements do not take (a decoder's YUV passes through), `deinterlace` (mode
+/// auto) weaves or interpolates interlaced video and passes progressive video untouched, and
+/// `videoflip video-direction=auto` applies the container's orientation tag (a phone's
+/// sideways pixels are turned upright; untagged video passes untouched).
+pub const AS_PLAYED: &str = include_str!("../pipelines/as-played.gst");
+
+/// After a `filesrc`: a file's frames as a player shows them. `queue2` puts the demuxer in
+/// push mode: in pull mode decodebin can swallow the error a demuxer posts while it is being
+/// started (a truncated MP4's "no playable streams"), and some demuxers (AVI) leave frames
+/// without timestamps.
+pub const FILE_DECODE: &str = concat!(
+    "queue2 ! decodebin ! ",
+    include_str!("../pipelines/as-played.gst")
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fragments_read_as_one_line_that_ends_where_the_next_element_is_linked() {
+        for fragment in [AS_PLAYED, FILE_DECODE] {
+            let line = fragment.trim_end();
+            assert_eq!(line.lines().count(), 1, "{fragment:?}");
+            assert!(!line.ends_with('!'), "{fragment:?}");
+            assert!(line.contains("videoflip video-direction=auto"));
+            assert!(line.contains("deinterlace"));
+        }
+        assert!(FILE_DECODE.starts_with("queue2 ! decodebin ! "));
+    }
+}
