@@ -17,7 +17,7 @@ fi
 # Decoded frames as a player shows them (deinterlaced, turned upright by the container's
 # orientation tag), after a decoder; and a file's, after its filesrc. The same text as
 # gstals::launch, which als-batch, als-rtsp and als-train use.
-ALS_AS_PLAYED=$(tr -d '\n' < "$root/pipelines/as-played.gst")
+ALS_AS_PLAYED=$(tr '\n' ' ' < "$root/pipelines/as-played.gst")
 ALS_FILE_DECODE="queue2 ! decodebin ! $ALS_AS_PLAYED"
 
 # Fails with a hint when GStreamer cannot find the elements; the pipeline scripts call it.

@@ -13,11 +13,13 @@ raw=${1:?usage: make-archive-corpus.sh RAW.rgb WIDTHxHEIGHT OUTDIR}
 IFS=x read -r width height <<< "${2:?WIDTHxHEIGHT}"
 out=${3:?OUTDIR}
 mkdir -p "$out"
-source="filesrc location=$raw ! rawvideoparse format=rgb width=$width height=$height framerate=30/1"
+# gst-launch-1.0 escapes the spaces within each argument, so paths may hold spaces.
+source=(filesrc "location=$raw" ! rawvideoparse format=rgb "width=$width" "height=$height"
+  framerate=30/1)
 encode() {
   local name=$1
   shift
-  gst-launch-1.0 -q $source ! "$@" ! filesink location="$out/$name.part"
+  gst-launch-1.0 -q "${source[@]}" ! "$@" ! filesink "location=$out/$name.part"
   mv "$out/$name.part" "$out/$name"
 }
 encode hevc.mp4 videoconvert ! x265enc speed-preset=ultrafast ! h265parse ! mp4mux
@@ -33,15 +35,27 @@ encode interlaced.mkv videoconvert ! interlace field-pattern=1:1 \
   ! x264enc interlaced=true speed-preset=ultrafast ! h264parse ! matroskamux
 # Stored turned a quarter counterclockwise, with the track matrix a phone writes to have it
 # shown turned a quarter clockwise (upright). mp4mux takes no orientation from a global tag,
-# so the matrix is written into the track header afterwards.
+# so the matrix is written into the track header afterwards (index first, so that the header
+# comes before any coded picture that could hold the same four bytes).
 encode rotated.mp4 videoflip video-direction=90l ! videoconvert ! video/x-raw,format=I420 \
-  ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux
+  ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux faststart=true
 python3 - "$out/rotated.mp4" "$width" <<'PY'
 import struct, sys
 path, shown_width = sys.argv[1], int(sys.argv[2])
 data = bytearray(open(path, "rb").read())
-tkhd = data.find(b"tkhd")
-if tkhd < 0 or data.find(b"tkhd", tkhd + 4) >= 0 or data[tkhd + 4] != 0:
+# The top-level boxes, to look for the track header inside moov only.
+at, moov = 0, None
+while at + 8 <= len(data):
+    size, kind = struct.unpack_from(">I4s", data, at)
+    if kind == b"moov":
+        moov = (at, at + size)
+    if size < 8:
+        break
+    at += size
+if moov is None:
+    sys.exit(f"{path}: no moov box")
+tkhd = data.find(b"tkhd", *moov)
+if tkhd < 0 or data.find(b"tkhd", tkhd + 4, moov[1]) >= 0 or data[tkhd + 4] != 0:
     sys.exit(f"{path}: expected one version-0 track header")
 # After the box type: version and flags, times, track id, reserved, duration, reserved,
 # layer, group, volume, reserved (40 bytes), then the 3x3 matrix (16.16; 2.30 last column).

@@ -5,7 +5,7 @@
 //! that makes its models both call [`extract`], so the features they see cannot drift apart.
 //! No GStreamer types: the metas come in as the plain structs of [`crate::meta`].
 
-use crate::flow::{FarnebackParams, face_square};
+use crate::flow::{DisParams, FarnebackParams, FlowMethod, face_square};
 use crate::mesh::Roi;
 use crate::meta::{Face, FaceMeta, FlowMeta, LANDMARKS_PER_FACE, REGION_FACE, REGION_FRAME};
 
@@ -40,8 +40,8 @@ pub struct FeatureSpec {
     pub grid_width: u32,
     pub grid_height: u32,
     pub landmarks: usize,
-    /// The `alsflow` settings the training flow was computed with.
-    pub farneback: FarnebackParams,
+    /// The `alsflow` method and settings the training flow was computed with.
+    pub flow_method: FlowMethod,
     /// `alsflow region-size` of the training flow (`FlowMode::Face`).
     pub region_size: u32,
     /// Frame rate of the training videos: magnitudes are pixels per frame.
@@ -61,8 +61,7 @@ impl FeatureSpec {
 
     /// The spec as `gst-als.feature.*` key-value pairs, for a model file's metadata.
     pub fn to_props(&self) -> Vec<(String, String)> {
-        let p = &self.farneback;
-        [
+        let mut props: Vec<(&str, String)> = vec![
             (
                 "landmark-mode",
                 mode_name(self.landmark_mode == LandmarkMode::Roi, "roi", "frame"),
@@ -76,30 +75,40 @@ impl FeatureSpec {
             ("landmarks", self.landmarks.to_string()),
             ("region-size", self.region_size.to_string()),
             ("fps", self.fps.to_string()),
-            ("pyr-scale", p.pyr_scale.to_string()),
-            ("levels", p.levels.to_string()),
-            ("winsize", p.winsize.to_string()),
-            ("iterations", p.iterations.to_string()),
-            ("poly-n", p.poly_n.to_string()),
-            ("poly-sigma", p.poly_sigma.to_string()),
-            ("gaussian-window", p.gaussian_window.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (format!("{PROP_PREFIX}{k}"), v))
-        .collect()
+            ("flow-method", self.flow_method.name().to_string()),
+        ];
+        match &self.flow_method {
+            FlowMethod::Farneback(p) => props.extend([
+                ("pyr-scale", p.pyr_scale.to_string()),
+                ("levels", p.levels.to_string()),
+                ("winsize", p.winsize.to_string()),
+                ("iterations", p.iterations.to_string()),
+                ("poly-n", p.poly_n.to_string()),
+                ("poly-sigma", p.poly_sigma.to_string()),
+                ("gaussian-window", p.gaussian_window.to_string()),
+            ]),
+            FlowMethod::Dis(p) => props.extend([
+                ("dis-finest-scale", p.finest_scale.to_string()),
+                ("dis-patch-size", p.patch_size.to_string()),
+                ("dis-patch-stride", p.patch_stride.to_string()),
+                (
+                    "dis-gradient-descent-iterations",
+                    p.gradient_descent_iterations.to_string(),
+                ),
+                (
+                    "dis-variational-refinement-iterations",
+                    p.variational_refinement_iterations.to_string(),
+                ),
+            ]),
+        }
+        props
+            .into_iter()
+            .map(|(k, v)| (format!("{PROP_PREFIX}{k}"), v))
+            .collect()
     }
 
     /// Reads the spec back from a model's metadata; an error names the missing or bad key.
     pub fn from_props(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        fn parse<T: std::str::FromStr>(
-            get: &impl Fn(&str) -> Option<String>,
-            key: &str,
-        ) -> Result<T, String> {
-            let full = format!("{PROP_PREFIX}{key}");
-            let text = get(&full).ok_or_else(|| format!("model metadata lacks {full}"))?;
-            text.parse()
-                .map_err(|_| format!("model metadata {full}={text} is not valid"))
-        }
         let landmark_mode = match parse::<String>(&get, "landmark-mode")?.as_str() {
             "roi" => LandmarkMode::Roi,
             "frame" => LandmarkMode::Frame,
@@ -118,16 +127,46 @@ impl FeatureSpec {
             landmarks: parse(&get, "landmarks")?,
             region_size: parse(&get, "region-size")?,
             fps: parse(&get, "fps")?,
-            farneback: FarnebackParams {
-                pyr_scale: parse(&get, "pyr-scale")?,
-                levels: parse(&get, "levels")?,
-                winsize: parse(&get, "winsize")?,
-                iterations: parse(&get, "iterations")?,
-                poly_n: parse(&get, "poly-n")?,
-                poly_sigma: parse(&get, "poly-sigma")?,
-                gaussian_window: parse(&get, "gaussian-window")?,
-            },
+            flow_method: method_from_props(&get)?,
         })
+    }
+}
+
+/// The value of `key` in a model's metadata.
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<T, String> {
+    let full = format!("{PROP_PREFIX}{key}");
+    let text = get(&full).ok_or_else(|| format!("model metadata lacks {full}"))?;
+    text.parse()
+        .map_err(|_| format!("model metadata {full}={text} is not valid"))
+}
+
+/// The flow method of a model's metadata; models made before DIS name none, and were
+/// trained on Farneback.
+fn method_from_props(get: &impl Fn(&str) -> Option<String>) -> Result<FlowMethod, String> {
+    let method = get(&format!("{PROP_PREFIX}flow-method")).unwrap_or_else(|| "farneback".into());
+    match method.as_str() {
+        "farneback" => Ok(FlowMethod::Farneback(FarnebackParams {
+            pyr_scale: parse(get, "pyr-scale")?,
+            levels: parse(get, "levels")?,
+            winsize: parse(get, "winsize")?,
+            iterations: parse(get, "iterations")?,
+            poly_n: parse(get, "poly-n")?,
+            poly_sigma: parse(get, "poly-sigma")?,
+            gaussian_window: parse(get, "gaussian-window")?,
+        })),
+        "dis" => Ok(FlowMethod::Dis(DisParams {
+            finest_scale: parse(get, "dis-finest-scale")?,
+            patch_size: parse(get, "dis-patch-size")?,
+            patch_stride: parse(get, "dis-patch-stride")?,
+            gradient_descent_iterations: parse(get, "dis-gradient-descent-iterations")?,
+            variational_refinement_iterations: parse(get, "dis-variational-refinement-iterations")?,
+        })),
+        other => Err(format!(
+            "unknown flow method {other} in the model's metadata"
+        )),
     }
 }
 
@@ -195,18 +234,7 @@ impl FeatureSpec {
     /// The `alsflow` element (a launch-line fragment) whose metas give these features, for
     /// the tools that build pipelines for a model.
     pub fn alsflow_launch(&self) -> String {
-        let p = &self.farneback;
-        let common = format!(
-            "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} \
-             gaussian-window={}",
-            p.pyr_scale,
-            p.levels,
-            p.winsize,
-            p.iterations,
-            p.poly_n,
-            p.poly_sigma,
-            p.gaussian_window
-        );
+        let common = self.flow_method.launch_properties();
         match self.flow_mode {
             FlowMode::Face => format!(
                 "alsflow region=face region-size={} grid-width={} grid-height={} {common}",
@@ -283,13 +311,24 @@ fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch>
             spec.region_size, flow.region_size
         )));
     }
-    if let Some(used) = &flow.farneback
-        && *used != spec.farneback
+    if let Some(used) = &flow.method
+        && *used != spec.flow_method
     {
+        let name = |m: &FlowMethod| match m {
+            FlowMethod::Farneback(_) => "Farneback flow",
+            FlowMethod::Dis(_) => "DIS flow",
+        };
+        let what = if used.name() == spec.flow_method.name() {
+            format!("{} with other settings", name(used))
+        } else {
+            format!("{}, not {}", name(used), name(&spec.flow_method))
+        };
         return Err(SpecMismatch(format!(
-            "the model was trained on alsflow {}, the stream's alsflow uses {}",
-            describe(&spec.farneback),
-            describe(used)
+            "the stream's alsflow gives {what}: the model was trained on alsflow {}, the \
+             stream's alsflow uses {} (magnitudes differ between methods; train a model on \
+             the method you run)",
+            spec.flow_method.launch_properties(),
+            used.launch_properties()
         )));
     }
     if spec.landmarks != LANDMARKS_PER_FACE {
@@ -299,14 +338,6 @@ fn check_flow(spec: &FeatureSpec, frame: &Frame<'_>) -> Result<(), SpecMismatch>
         )));
     }
     Ok(())
-}
-
-/// Farneback settings as `alsflow` property assignments.
-fn describe(p: &FarnebackParams) -> String {
-    format!(
-        "pyr-scale={} levels={} winsize={} iterations={} poly-n={} poly-sigma={} gaussian-window={}",
-        p.pyr_scale, p.levels, p.winsize, p.iterations, p.poly_n, p.poly_sigma, p.gaussian_window
-    )
 }
 
 fn face_features(
@@ -434,7 +465,7 @@ mod tests {
             grid_width: 2,
             grid_height: 2,
             landmarks: LANDMARKS_PER_FACE,
-            farneback: FarnebackParams::default(),
+            flow_method: FlowMethod::default(),
             region_size: 128,
             fps: 30.0,
         }
@@ -483,7 +514,7 @@ mod tests {
                 })
                 .collect(),
             reset_reason: None,
-            farneback: None,
+            method: None,
         }
     }
 
@@ -671,14 +702,53 @@ mod tests {
         let text = check(&flow);
         assert!(text.contains("128") && text.contains("64"), "{text}");
         let mut flow = flow_for(&[1], vec![0.0; 4]);
-        flow.farneback = Some(FarnebackParams {
+        flow.method = Some(FlowMethod::Farneback(FarnebackParams {
             winsize: 21,
-            ..spec().farneback
-        });
+            ..FarnebackParams::default()
+        }));
         let text = check(&flow);
         assert!(
             text.contains("winsize=15") && text.contains("winsize=21"),
             "{text}"
         );
+        // A model trained on one method refuses the other, naming both.
+        flow.method = Some(FlowMethod::Dis(DisParams::default()));
+        let text = check(&flow);
+        assert!(
+            text.contains("DIS flow, not Farneback flow")
+                && text.contains("method=farneback")
+                && text.contains("method=dis"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_flow_method_round_trips_through_a_model_s_metadata() {
+        for method in [
+            FlowMethod::default(),
+            FlowMethod::Dis(DisParams::preset(crate::flow::DisPreset::Medium)),
+        ] {
+            let spec = FeatureSpec {
+                flow_method: method,
+                ..spec()
+            };
+            let props: std::collections::HashMap<String, String> =
+                spec.to_props().into_iter().collect();
+            let back = FeatureSpec::from_props(|k| props.get(k).cloned()).unwrap();
+            assert_eq!(back, spec);
+            assert!(spec.alsflow_launch().contains(&method.launch_properties()));
+        }
+        // Models made before DIS name no method: they were trained on Farneback.
+        let props: std::collections::HashMap<String, String> = spec()
+            .to_props()
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("flow-method"))
+            .collect();
+        let old = FeatureSpec::from_props(|k| props.get(k).cloned()).unwrap();
+        assert_eq!(old.flow_method, FlowMethod::default());
+        let mut props = props;
+        props.insert(format!("{PROP_PREFIX}flow-method"), "lucas-kanade".into());
+        let err = FeatureSpec::from_props(|k| props.get(k).cloned()).unwrap_err();
+        assert!(err.contains("lucas-kanade"), "{err}");
     }
 }

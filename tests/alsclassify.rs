@@ -241,7 +241,7 @@ fn mean_flow_feature(subject: &Subject, step: usize, fps: i32) -> f64 {
         grid_width: 16,
         grid_height: 16,
         landmarks: 468,
-        farneback: gstals::flow::FarnebackParams::default(),
+        flow_method: gstals::flow::FlowMethod::default(),
         region_size: 128,
         fps: 30.0,
     };
@@ -381,6 +381,14 @@ fn a_stream_that_does_not_match_the_model_names_both_sides() {
         err.contains("winsize=15") && err.contains("winsize=21"),
         "{err}"
     );
+    // The demo model was trained on the paper's Farneback flow: DIS's magnitudes differ.
+    let err = mismatch_error("grid-width=16 grid-height=16 method=dis");
+    assert!(
+        err.contains("DIS flow, not Farneback flow")
+            && err.contains("method=farneback")
+            && err.contains("method=dis"),
+        "{err}"
+    );
 }
 
 fn mismatch_error(flow_settings: &str) -> String {
@@ -478,7 +486,7 @@ fn any_face_buffer(pts: u64, motion: f32, id: u32, fresh: bool) -> gst::Buffer {
             grid: vec![motion; 256],
         }],
         reset_reason: None,
-        farneback: None,
+        method: None,
     };
     let mut buffer = gst::Buffer::with_size(320 * 240 * 3).unwrap();
     {

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{frame_buffer, init, texture, video_caps};
+use gst::glib;
 use gst::prelude::*;
 use gst_video::VideoFormat;
 use gstals::meta::{Face, FaceMeta, FlowMeta, NormRect, NormRotatedRect, RegionFlow};
@@ -522,6 +523,90 @@ fn farneback_properties_reach_opencv() {
             assert_ne!(means[i], means[j], "{} vs {}", cases[i].0, cases[j].0);
         }
     }
+}
+
+#[test]
+fn dis_properties_reach_opencv_and_the_meta_names_them() {
+    use gstals::flow::{DisParams, DisPreset, FlowMethod};
+    use opencv::video::{DISOpticalFlow, DISOpticalFlowTrait, DenseOpticalFlowTrait};
+    let (w, h) = (96u32, 64u32);
+    let a = texture(96, 64, 0.0, 0.0);
+    let b = texture(96, 64, 2.5, 1.0);
+    let custom = DisParams {
+        patch_size: 12,
+        ..DisParams::preset(DisPreset::Medium)
+    };
+    let cases = [
+        ("method=dis", DisParams::default()),
+        (
+            "method=dis dis-preset=ultrafast",
+            DisParams::preset(DisPreset::Ultrafast),
+        ),
+        ("method=dis dis-preset=medium dis-patch-size=12", custom),
+    ];
+    let mut means = Vec::new();
+    for (props, want) in cases {
+        let mut hn = harness(&format!("grid-width=0 grid-height=0 {props}"));
+        hn.set_src_caps(video_caps(VideoFormat::Gray8, w, h));
+        let first = push(&mut hn, gray(&a, w, h));
+        assert_eq!(first.method, Some(FlowMethod::Dis(want)), "{props}");
+        let got = push_frame(&mut hn, gray(&b, w, h)).grid;
+        let prev = Mat::new_rows_cols_with_data::<u8>(h as i32, w as i32, &a).unwrap();
+        let next = Mat::new_rows_cols_with_data::<u8>(h as i32, w as i32, &b).unwrap();
+        let mut dis = DISOpticalFlow::create(0).unwrap();
+        dis.set_finest_scale(want.finest_scale).unwrap();
+        dis.set_patch_size(want.patch_size).unwrap();
+        dis.set_patch_stride(want.patch_stride).unwrap();
+        dis.set_gradient_descent_iterations(want.gradient_descent_iterations)
+            .unwrap();
+        dis.set_variational_refinement_iterations(want.variational_refinement_iterations)
+            .unwrap();
+        let mut flow = Mat::default();
+        dis.calc(&prev, &next, &mut flow).unwrap();
+        let xy = flow.data_typed::<opencv::core::Vec2f>().unwrap();
+        assert_eq!(got.len(), xy.len(), "{props}");
+        for (m, v) in got.iter().zip(xy) {
+            assert!((m - v[0].hypot(v[1])).abs() < 1e-4, "{props}");
+        }
+        let mean = got.iter().sum::<f32>() / got.len() as f32;
+        // The texture moved 2.5 x 1 pixels: about 2.7 per pixel.
+        assert!((mean - 2.69).abs() < 0.5, "{props}: mean {mean}");
+        means.push(mean);
+    }
+    assert!(means[0] != means[1] && means[1] != means[2], "{means:?}");
+
+    init();
+    let e = gst::ElementFactory::make("alsflow").build().unwrap();
+    let preset = |e: &gst::Element| {
+        let value = e.property_value("dis-preset");
+        glib::EnumValue::from_value(&value)
+            .map(|(_, v)| v.nick().to_string())
+            .expect("an enum")
+    };
+    assert_eq!(preset(&e), "fast");
+    e.set_property_from_str("dis-preset", "medium");
+    assert_eq!(e.property::<i32>("dis-finest-scale"), 1);
+    assert_eq!(e.property::<i32>("dis-patch-stride"), 3);
+    assert_eq!(preset(&e), "medium");
+    e.set_property_from_str("method", "dis");
+    let method = e.property_value("method");
+    assert_eq!(
+        glib::EnumValue::from_value(&method).map(|(_, v)| v.nick().to_string()),
+        Some("dis".to_string())
+    );
+}
+
+#[test]
+fn dis_on_frames_smaller_than_its_patches_posts_an_error() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8,width=24,height=24 \
+         ! alsflow method=dis ! fakesink",
+    )
+    .expect("pipeline parses");
+    let err = common::run_to_error(&pipeline);
+    assert!(err.to_string().contains("DIS"), "{err}");
+    let _ = pipeline.set_state(gst::State::Null);
 }
 
 #[test]

@@ -239,3 +239,48 @@ fn face_flow_from_yuv_agrees_with_rgb() {
         assert!(median < 0.01, "{format}: {median}");
     }
 }
+
+/// Pearson's correlation of two equally long series.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn dis_face_flow_follows_the_known_jaw_motion_as_farneback_does() {
+    let scenario = talking(100, 0);
+    let (_, _, n) = scenario.geometry();
+    // Frame f's flow measures the jaw's travel from frame f - 1.
+    let travel: Vec<f64> = (1..n)
+        .map(|f| (scenario.jaw_opening(f) - scenario.jaw_opening(f - 1)).abs())
+        .collect();
+    let follows = |method: &str| {
+        let metas = run_clip(scenario, &format!("alsmesh ! alsflow region=face {method}"));
+        let named = metas[1].1.method.expect("the meta names its method").name();
+        assert_eq!(format!("method={named}"), method);
+        let means: Vec<f64> = metas[1..]
+            .iter()
+            .map(|(_, flow)| {
+                flow.regions
+                    .first()
+                    .and_then(|r| r.stats)
+                    .map_or(f64::NAN, |s| s.mean)
+            })
+            .collect();
+        assert!(means.iter().all(|m| m.is_finite()), "{method}: {means:?}");
+        correlation(&means, &travel)
+    };
+    let farneback = follows("method=farneback");
+    let dis = follows("method=dis");
+    eprintln!(
+        "face flow mean vs known jaw travel per frame, correlation: Farneback {farneback:.3}, \
+         DIS (fast) {dis:.3}"
+    );
+    // Measured: Farneback 0.998, DIS 0.983.
+    assert!(farneback > 0.95, "Farneback follows the jaw: {farneback}");
+    assert!(dis > 0.95, "DIS follows the jaw: {dis}");
+}

@@ -978,6 +978,14 @@ fn every_archive_format_is_analysed_frame_for_frame_and_annotated() {
             "{name}: {row:?}"
         );
         let stem = name.split('.').next().unwrap();
+        // Analysed as a player shows it: the sideways phone recording upright.
+        let text = std::fs::read_to_string(output.join(format!("{stem}.jsonl"))).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            (first["width"].as_u64(), first["height"].as_u64()),
+            (Some(WIDTH as u64), Some(HEIGHT as u64)),
+            "{name}"
+        );
         assert_eq!(
             decoded_frames(&output.join(format!("{stem}.mp4"))),
             FRAMES as u64,

@@ -18,11 +18,13 @@ pub fn run(file: &Path, address: &str, port: u16, mount: &str) -> Result<i32, St
     server.set_address(address);
     server.set_service(&port.to_string());
     let factory = gst_rtsp_server::RTSPMediaFactory::new();
-    factory.set_launch(
-        "( filesrc name=file ! decodebin ! videoconvert ! video/x-raw,format=I420 ! \
+    // RTP carries no orientation: a sideways phone recording is served upright, as played.
+    factory.set_launch(&format!(
+        "( filesrc name=file ! decodebin ! {} ! videoconvert ! video/x-raw,format=I420 ! \
          x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! \
          rtph264pay name=pay0 pt=96 config-interval=-1 )",
-    );
+        gstals::launch::AS_PLAYED.trim_end()
+    ));
     let location = file.display().to_string();
     factory.connect_media_configure(move |_, media| {
         if let Some(src) = media

@@ -95,7 +95,7 @@ impl Scenario {
     }
 
     /// How far the jaw is open at `frame`, in photo pixels.
-    fn jaw_opening(self, frame: usize) -> f64 {
+    pub fn jaw_opening(self, frame: usize) -> f64 {
         match self {
             Scenario::Talking { .. } => {
                 let t = frame as f64 / 30.0;

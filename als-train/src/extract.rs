@@ -192,8 +192,9 @@ pub struct ExtractOptions {
 
 /// The code that made a features file: files of another version are extracted again, as the
 /// elements (or the face models they ship with) may have changed. The suffix changes with
-/// what the elements measure within one version ("yuv": `alsmesh` reads the decoder's YUV).
-const EXTRACTOR: &str = concat!("als-train ", env!("CARGO_PKG_VERSION"), "+yuv");
+/// what the elements measure within one version ("yuv": `alsmesh` reads the decoder's YUV;
+/// "as-played": frames are deinterlaced and turned upright by the container's orientation).
+const EXTRACTOR: &str = concat!("als-train ", env!("CARGO_PKG_VERSION"), "+yuv+as-played");
 
 /// What identifies the video file a features file was made from, beside its path: its size
 /// and modification time, so an edited or replaced video is extracted again.

@@ -267,6 +267,17 @@ pub(crate) fn folds(rows: &Rows, protocol: Protocol, seed: u64) -> Result<Vec<Ve
     Ok(out.into_iter().filter(|f| !f.is_empty()).collect())
 }
 
+/// Which flow the features came from, for the tables' headings.
+fn flow_features(method: &gstals::flow::FlowMethod) -> String {
+    match method {
+        gstals::flow::FlowMethod::Farneback(_) => "Farneback flow (the paper's)".into(),
+        gstals::flow::FlowMethod::Dis(p) => match p.preset_name() {
+            Some(preset) => format!("DIS flow (preset {preset})"),
+            None => format!("DIS flow ({})", method.launch_properties()),
+        },
+    }
+}
+
 fn class_labels(ds: &Dataset, wanted: &Option<Vec<String>>) -> Result<Vec<String>, String> {
     let mut labels: Vec<String> = Vec::new();
     for v in &ds.videos {
@@ -305,7 +316,11 @@ pub fn fit(opts: &FitOptions) -> Result<Evaluation, String> {
             "WARNING: random frame split: one person's frames are in both training and test, so these figures overstate how the model does on new people."
         );
     }
-    let protocol = opts.protocol.describe();
+    let protocol = format!(
+        "{}; {}",
+        opts.protocol.describe(),
+        flow_features(&ds.spec.flow_method)
+    );
     eprintln!(
         "fit: {} frames of {} subjects in {} videos; {protocol}",
         rows.label.len(),
@@ -510,7 +525,10 @@ pub fn eval(model: &Path, dir: &Path) -> Result<Evaluation, String> {
         &labels,
         &rows.grouping(),
         &probabilities,
-        "held-out evaluation of a trained model",
+        &format!(
+            "held-out evaluation of a trained model; {}",
+            flow_features(&ds.spec.flow_method)
+        ),
         false,
     );
     println!("Frame level:\n{}", evaluation.frames.to_text());

@@ -216,7 +216,7 @@ mod tests {
             grid_width: 4,
             grid_height: 4,
             landmarks: 468,
-            farneback: gstals::flow::FarnebackParams::default(),
+            flow_method: gstals::flow::FlowMethod::default(),
             region_size: 128,
             fps: 30.0,
         }

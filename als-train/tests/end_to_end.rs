@@ -126,6 +126,40 @@ fn held_out_subjects_are_classified_and_shuffled_labels_are_not() {
     for file in ["tables.txt", "epochs.csv", "accuracy.png", "loss.png"] {
         assert!(report.join(file).is_file(), "{file} in the report");
     }
+    assert!(fit.contains("Farneback flow (the paper's)"), "{fit}");
+
+    // The same subjects, folds and seed on DIS flow: a cheaper flow that must not cost the
+    // model more than a subject's worth of accuracy.
+    let (dis_features, dis_report) = (dir.join("features-dis"), dir.join("report-dis"));
+    als_train(&[
+        "extract",
+        &s(&clips.join("manifest.csv")),
+        "--out",
+        &s(&dis_features),
+        "--jobs",
+        "2",
+        "--flow-method",
+        "dis",
+    ]);
+    let dis_fit = als_train(&[
+        "fit",
+        &s(&dis_features),
+        "--out",
+        &s(&dir.join("model-dis.onnx")),
+        "--report",
+        &s(&dis_report),
+        "--synthetic",
+    ]);
+    assert!(dis_fit.contains("DIS flow (preset fast)"), "{dis_fit}");
+    let dis_accuracy = subject_accuracy(&dis_report);
+    eprintln!(
+        "end-to-end: network on DIS flow, subject accuracy {dis_accuracy} (Farneback: \
+         {accuracy})"
+    );
+    assert!(
+        dis_accuracy >= accuracy - 0.05,
+        "DIS {dis_accuracy} vs Farneback {accuracy}\n{dis_fit}"
+    );
 
     // New subjects no model here ever saw: enough that a model right on three in four fails.
     let held_out = dir.join("held-out");

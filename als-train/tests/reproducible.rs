@@ -30,7 +30,7 @@ fn spec() -> FeatureSpec {
         grid_width: 8,
         grid_height: 8,
         landmarks: gstals::meta::LANDMARKS_PER_FACE,
-        farneback: gstals::flow::FarnebackParams::default(),
+        flow_method: gstals::flow::FlowMethod::default(),
         region_size: 128,
         fps: 30.0,
     }

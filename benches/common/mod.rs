@@ -126,3 +126,28 @@ pub fn collect(launch: &str) -> (gst::Caps, Vec<gst::Buffer>) {
     pipeline.set_state(gst::State::Null).expect("stops");
     (caps.expect("caps"), buffers)
 }
+
+/// `name` from the environment, parsed; else `default`.
+#[allow(dead_code)] // not every bench is configured from the environment
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The 640x480 bench clip scaled to `width` x `height` (borders keep its aspect).
+#[allow(dead_code)] // not every bench scales the clip
+pub fn scaled_clip(dir: &Path, source: &Path, width: u32, height: u32, frames: usize) -> PathBuf {
+    let path = dir.join(format!("camera-{width}x{height}-{frames}.mp4"));
+    if !path.exists() {
+        run(&format!(
+            "filesrc location={} ! decodebin ! videoscale add-borders=true ! \
+             video/x-raw,width={width},height={height},pixel-aspect-ratio=1/1 ! \
+             x264enc speed-preset=fast threads=1 ! mp4mux ! filesink location={}",
+            source.display(),
+            path.display()
+        ));
+    }
+    path
+}

@@ -12,10 +12,10 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
-use super::FlowRegion;
+use super::{DisPresetKind, FlowMethodKind, FlowRegion};
 use crate::flow::{
-    FarnebackParams, FlowPool, FlowRequest, FlowTarget, FrameChain, GrayImage, LumaRange,
-    PendingFlow, PixelRect, RgbLayout, START, face_square,
+    DisParams, DisPreset, FarnebackParams, FlowMethod, FlowPool, FlowRequest, FlowTarget,
+    FrameChain, GrayImage, LumaRange, PendingFlow, PixelRect, RgbLayout, START, face_square,
 };
 use crate::mesh::Roi;
 use crate::meta::{
@@ -44,7 +44,9 @@ const AUTO_THREADS_MAX: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
+    method: FlowMethodKind,
     params: FarnebackParams,
+    dis: DisParams,
     grid_width: u32,
     grid_height: u32,
     region: FlowRegion,
@@ -53,10 +55,21 @@ struct Settings {
     threads: u32,
 }
 
+impl Settings {
+    fn flow_method(&self) -> FlowMethod {
+        match self.method {
+            FlowMethodKind::Farneback => FlowMethod::Farneback(self.params),
+            FlowMethodKind::Dis => FlowMethod::Dis(self.dis),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            method: FlowMethodKind::Farneback,
             params: FarnebackParams::default(),
+            dis: DisParams::default(),
             grid_width: DEFAULT_GRID,
             grid_height: DEFAULT_GRID,
             region: FlowRegion::Frame,
@@ -233,6 +246,13 @@ impl AlsFlow {
                 message: "Buffer before caps".into(),
             });
         };
+        // No pool: the element is stopping. Checked before the chain moves on to this frame.
+        if state.pool.is_none() {
+            return Err(FrameError {
+                flow: gst::FlowError::Flushing,
+                message: String::new(),
+            });
+        }
         let (width, height) = (info.width() as usize, info.height() as usize);
         if buffer.flags().contains(gst::BufferFlags::DISCONT) {
             state.chain.break_with("discont");
@@ -274,7 +294,7 @@ impl AlsFlow {
                     ..Default::default()
                 }],
                 reset_reason: None,
-                farneback: Some(settings.params),
+                method: Some(settings.flow_method()),
             },
             Some(_) => FlowMeta {
                 region_kind: REGION_FACE.into(),
@@ -283,7 +303,7 @@ impl AlsFlow {
                 grid_height: grid_cells(settings.grid_height, region_size) as u32,
                 regions: Vec::new(),
                 reset_reason: None,
-                farneback: Some(settings.params),
+                method: Some(settings.flow_method()),
             },
         };
         let grid = (meta.grid_width as usize, meta.grid_height as usize);
@@ -296,7 +316,7 @@ impl AlsFlow {
                 meta.reset_reason = Some(INVALID_FACE_META.into());
             }
             Some(Ok(faces)) if faces.faces.is_empty() || gap => {
-                state.chain.forget_faces();
+                state.chain.forget_prev();
                 meta.reset_reason = Some(if gap { "gap" } else { NO_FACE }.into());
             }
             Some(Ok(faces)) => {
@@ -391,7 +411,6 @@ impl AlsFlow {
         settings: &Settings,
         (grid_width, grid_height): (usize, usize),
     ) -> Result<PendingFlow, FrameError> {
-        // No pool: the element is stopping.
         let Some(pool) = state.pool.as_ref() else {
             return Err(FrameError {
                 flow: gst::FlowError::Flushing,
@@ -402,7 +421,7 @@ impl AlsFlow {
             prev,
             next,
             target,
-            params: settings.params,
+            method: settings.flow_method(),
             grid_width,
             grid_height,
         }))
@@ -420,7 +439,7 @@ impl AlsFlow {
                 gst::element_imp_error!(
                     self,
                     gst::LibraryError::Failed,
-                    ("OpenCV Farneback flow failed: {err}")
+                    ("OpenCV optical flow failed: {err}")
                 );
                 gst::FlowError::Error
             })?;
@@ -482,7 +501,77 @@ impl ObjectImpl for AlsFlow {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             let d = FarnebackParams::default();
+            let dis = DisParams::default();
+            let dis_int =
+                |name: &str, nick: &str, blurb: &str, min: i32, max: i32, default: i32| {
+                    glib::ParamSpecInt::builder(name)
+                        .nick(nick)
+                        .blurb(blurb)
+                        .minimum(min)
+                        .maximum(max)
+                        .default_value(default)
+                        .mutable_playing()
+                        .build()
+                };
             vec![
+                glib::ParamSpecEnum::builder_with_default("method", FlowMethodKind::Farneback)
+                    .nick("Flow method")
+                    .blurb(
+                        "Dense optical flow: farneback (the paper's) or dis (OpenCV's DIS, \
+                         several times cheaper; other magnitudes, so a model must be trained \
+                         on the method it runs with)",
+                    )
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("dis-preset", DisPresetKind::Fast)
+                    .nick("DIS preset")
+                    .blurb(
+                        "method=dis: sets the five dis-* settings to one of OpenCV's presets \
+                         (reads back as the preset they match, else the default)",
+                    )
+                    .mutable_playing()
+                    .build(),
+                dis_int(
+                    "dis-finest-scale",
+                    "DIS finest scale",
+                    "method=dis: finest pyramid level the flow is computed on (0: full \
+                     resolution), then upscaled",
+                    0,
+                    8,
+                    dis.finest_scale,
+                ),
+                dis_int(
+                    "dis-patch-size",
+                    "DIS patch size",
+                    "method=dis: side in pixels of the patches matched",
+                    2,
+                    64,
+                    dis.patch_size,
+                ),
+                dis_int(
+                    "dis-patch-stride",
+                    "DIS patch stride",
+                    "method=dis: pixels between neighbouring patches",
+                    1,
+                    64,
+                    dis.patch_stride,
+                ),
+                dis_int(
+                    "dis-gradient-descent-iterations",
+                    "DIS iterations",
+                    "method=dis: gradient descent iterations of each patch",
+                    1,
+                    1000,
+                    dis.gradient_descent_iterations,
+                ),
+                dis_int(
+                    "dis-variational-refinement-iterations",
+                    "DIS refinement",
+                    "method=dis: variational refinement iterations (0: none)",
+                    0,
+                    1000,
+                    dis.variational_refinement_iterations,
+                ),
                 glib::ParamSpecDouble::builder("pyr-scale")
                     .nick("Pyramid scale")
                     .blurb("Image scale (<1) from one pyramid level to the next")
@@ -611,6 +700,25 @@ impl ObjectImpl for AlsFlow {
         let mut s = self.settings.lock().unwrap();
         // GObject has checked each value against its ParamSpec, so `get` cannot fail here.
         match pspec.name() {
+            "method" => s.method = value.get().expect("type checked upstream"),
+            "dis-preset" => {
+                let preset: DisPresetKind = value.get().expect("type checked upstream");
+                s.dis = DisParams::preset(match preset {
+                    DisPresetKind::Ultrafast => DisPreset::Ultrafast,
+                    DisPresetKind::Fast => DisPreset::Fast,
+                    DisPresetKind::Medium => DisPreset::Medium,
+                });
+            }
+            "dis-finest-scale" => s.dis.finest_scale = value.get().expect("type checked upstream"),
+            "dis-patch-size" => s.dis.patch_size = value.get().expect("type checked upstream"),
+            "dis-patch-stride" => s.dis.patch_stride = value.get().expect("type checked upstream"),
+            "dis-gradient-descent-iterations" => {
+                s.dis.gradient_descent_iterations = value.get().expect("type checked upstream")
+            }
+            "dis-variational-refinement-iterations" => {
+                s.dis.variational_refinement_iterations =
+                    value.get().expect("type checked upstream")
+            }
             "pyr-scale" => s.params.pyr_scale = value.get().expect("type checked upstream"),
             "levels" => s.params.levels = value.get().expect("type checked upstream"),
             "winsize" => s.params.winsize = value.get().expect("type checked upstream"),
@@ -647,6 +755,20 @@ impl ObjectImpl for AlsFlow {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap();
         match pspec.name() {
+            "method" => s.method.to_value(),
+            "dis-preset" => match s.dis.preset_name() {
+                Some("ultrafast") => DisPresetKind::Ultrafast,
+                Some("medium") => DisPresetKind::Medium,
+                _ => DisPresetKind::Fast,
+            }
+            .to_value(),
+            "dis-finest-scale" => s.dis.finest_scale.to_value(),
+            "dis-patch-size" => s.dis.patch_size.to_value(),
+            "dis-patch-stride" => s.dis.patch_stride.to_value(),
+            "dis-gradient-descent-iterations" => s.dis.gradient_descent_iterations.to_value(),
+            "dis-variational-refinement-iterations" => {
+                s.dis.variational_refinement_iterations.to_value()
+            }
             "pyr-scale" => s.params.pyr_scale.to_value(),
             "levels" => s.params.levels.to_value(),
             "winsize" => s.params.winsize.to_value(),
@@ -673,7 +795,7 @@ impl ElementImpl for AlsFlow {
             gst::subclass::ElementMetadata::new(
                 "ALS optical flow",
                 "Filter/Analyzer/Video",
-                "Attaches Farneback dense optical flow magnitudes between consecutive frames \
+                "Attaches dense optical flow magnitudes (Farneback, the paper's, or DIS) between consecutive frames \
                  as GstAlsFlowMeta",
                 "gst-als developers",
             )

@@ -188,7 +188,7 @@ mod tests {
             grid_width: 16,
             grid_height: 16,
             landmarks: 468,
-            farneback: crate::flow::FarnebackParams::default(),
+            flow_method: crate::flow::FlowMethod::default(),
             region_size: 128,
             fps: 30.0,
         };

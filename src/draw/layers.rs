@@ -282,9 +282,13 @@ impl Overlay {
         }
         let faces = metas.faces.map(|f| f.faces.as_slice()).unwrap_or_default();
         let id_height = (th + 6.0) as i64;
+        let whole = Rect::sized(0, 0, frame.0, frame.1);
+        // A face box outside the frame (a stale or broken meta) gets no label slid into it.
+        let visible =
+            |face: &crate::meta::Face| face_box(face, (w, h)).filter(|b| b.intersects(&whole));
         if style.boxes {
             for face in faces {
-                let Some(b) = face_box(face, (w, h)) else {
+                let Some(b) = visible(face) else {
                     continue;
                 };
                 let text = format!("id {}", face.id);
@@ -304,11 +308,7 @@ impl Overlay {
             && let Some(class) = metas.class
         {
             for fc in &class.faces {
-                let Some(b) = faces
-                    .iter()
-                    .find(|f| f.id == fc.face_id)
-                    .and_then(|f| face_box(f, (w, h)))
-                else {
+                let Some(b) = faces.iter().find(|f| f.id == fc.face_id).and_then(visible) else {
                     continue;
                 };
                 let mut panel = self.panel_contents(class, fc)?;
@@ -367,13 +367,22 @@ impl Overlay {
                 } else {
                     0.0
                 };
+                let text = format!("{label} {probability:.2}");
+                // A long label widens its bar rather than running past the panel.
+                let mask = self.text.render(&text)?;
+                let rect = Rect::sized(
+                    0,
+                    y,
+                    bar_width.max(mask.width as i64 + 4),
+                    (row - 2).max(mask.height as i64),
+                );
                 panel.bars.push(Bar {
-                    rect: Rect::sized(0, y, bar_width, row - 2),
-                    text: format!("{label} {probability:.2}"),
+                    rect,
+                    text,
                     probability,
                     color: CLASS_COLORS[i % CLASS_COLORS.len()],
                 });
-                (width, y) = (width.max(bar_width), y + row);
+                (width, y) = (width.max(rect.width()), rect.y1 + 2);
             }
         } else if let Some(reason) = &face.reason {
             let text = format!("not classified: {reason}");
@@ -872,6 +881,10 @@ mod tests {
                             .plan(&Style::default(), metas, true, (w as f32, h as f32))
                             .unwrap();
                         assert_eq!(plan.panels.len(), 1, "{at}");
+                        if (w, h) == (1280, 720) && r < 0.1 && (0.1..=0.9).contains(&cx) {
+                            // Room for everything: nothing had to give way.
+                            assert!(plan.scale.is_some() && plan.ids.len() == 1, "{at}");
+                        }
                         let rects: Vec<Rect> = plan.rects().collect();
                         for (i, a) in rects.iter().enumerate() {
                             assert!(
@@ -937,6 +950,61 @@ mod tests {
         let (small, large) = (Overlay::new(640, 120), Overlay::new(1920, 1080));
         assert!(large.text_height > small.text_height);
         assert!(Overlay::new(120, 120).text_height < small.text_height);
+    }
+
+    #[test]
+    fn long_class_labels_widen_their_bars_and_stay_in_the_panel() {
+        let faces = FaceMeta {
+            faces: vec![face_at(1, 0.5, 0.5, 0.1)],
+            fresh: true,
+        };
+        let mut class = two_class(false, &[1]);
+        class.labels = vec![
+            "typical-motion-profile".into(),
+            "impaired-motion-profile".into(),
+        ];
+        let metas = Metas {
+            faces: Some(&faces),
+            class: Some(&class),
+            ..Default::default()
+        };
+        let (_, mut overlay) = render_sized(640, 480, metas);
+        let plan = overlay
+            .plan(&Style::default(), metas, false, (640.0, 480.0))
+            .unwrap();
+        let panel = &plan.panels[0];
+        assert!(panel.notice.is_empty());
+        for bar in &panel.bars {
+            let mask = overlay.text.render(&bar.text).unwrap();
+            assert!(bar.rect.width() >= mask.width as i64 + 2, "{bar:?}");
+            assert!(bar.rect.height() >= mask.height as i64, "{bar:?}");
+            let (p, r) = (panel.rect, bar.rect);
+            assert!(
+                r.x0 >= p.x0 && r.y0 >= p.y0 && r.x1 <= p.x1 && r.y1 <= p.y1,
+                "{r:?} {p:?}"
+            );
+        }
+        assert!(!panel.bars[0].rect.intersects(&panel.bars[1].rect));
+    }
+
+    #[test]
+    fn faces_outside_the_frame_get_no_label() {
+        let faces = FaceMeta {
+            faces: vec![face_at(1, 3.0, 0.5, 0.1)],
+            fresh: true,
+        };
+        let class = two_class(true, &[1]);
+        let metas = Metas {
+            faces: Some(&faces),
+            class: Some(&class),
+            ..Default::default()
+        };
+        let (data, mut overlay) = render_sized(320, 240, metas);
+        let plan = overlay
+            .plan(&Style::default(), metas, false, (320.0, 240.0))
+            .unwrap();
+        assert!(plan.panels.is_empty() && plan.ids.is_empty());
+        assert!(data.iter().all(|&b| b == 0));
     }
 
     #[test]

@@ -135,12 +135,17 @@ mod tests {
             place_panel(low, 10, size, FRAME, &[], 4),
             Rect::sized(50, 36, 60, 30)
         );
-        // Tall face filling the frame's height at the left: neither below nor above is
-        // clear of the scale, so it goes to the right.
-        let tall = Rect::sized(0, 10, 50, 100);
+        // Below fits in the frame but covers the scale: the panel goes above instead.
+        let face = Rect::sized(20, 50, 30, 30);
+        assert_eq!(
+            place_panel(face, 10, size, FRAME, &[], 4),
+            Rect::sized(20, 84, 60, 30)
+        );
         let scale = Rect::sized(0, 90, 70, 30);
-        let placed = place_panel(tall, 10, size, FRAME, &[scale], 4);
-        assert_eq!(placed, Rect::sized(54, 10, 60, 30));
+        assert_eq!(
+            place_panel(face, 10, size, FRAME, &[scale], 4),
+            Rect::sized(20, 6, 60, 30)
+        );
     }
 
     #[test]

@@ -57,13 +57,13 @@ impl FrameChain {
     /// Breaks the chain: the next frame has no flow, for `reason`. The first reason since the
     /// last paired frame wins, so a flush followed by its segment reads "flush".
     pub fn break_with(&mut self, reason: &'static str) {
-        self.forget_faces();
+        self.forget_prev();
         self.broken.get_or_insert(reason);
     }
 
     /// Drops the previous frame without breaking the chain: the next frame's faces are new
     /// (a frame without faces, or one whose faces were not analysed).
-    pub fn forget_faces(&mut self) {
+    pub fn forget_prev(&mut self) {
         if let Some(prev) = self.prev.take() {
             self.recycle(prev);
         }
@@ -189,12 +189,12 @@ mod tests {
         assert_eq!(second.plan[1], Err(NEW_FACE));
         assert_eq!(second.prev.map(|p| p.data()[0]), Some(1));
 
-        // Face 8 alone is new: no face pairs, so the previous image is not handed out.
+        // Face 9 is new: no face pairs, so the previous image is not handed out.
         let third = chain.push_faces(&image(3), &[(9, Some(roi(50.0)))], true);
         assert_eq!(third.plan, vec![Err(NEW_FACE)]);
         assert!(third.prev.is_none());
 
-        chain.forget_faces();
+        chain.forget_prev();
         let after_gap = chain.push_faces(&image(4), &[(9, Some(roi(50.0)))], true);
         assert_eq!(after_gap.plan, vec![Err(NEW_FACE)]);
         let paired = chain.push_faces(&image(5), &[(9, Some(roi(51.0)))], false);

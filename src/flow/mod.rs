@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! The paper's micro-expression features without any GStreamer types: grayscale extraction,
-//! the chain of frame pairs, face-aligned squares, Farneback dense optical flow with
-//! `cartToPolar` magnitudes, grid pooling and summary statistics.
+//! the chain of frame pairs, face-aligned squares, dense optical flow (the paper's
+//! Farneback, or DIS) with `cartToPolar` magnitudes, grid pooling and summary statistics.
 
 mod chain;
+mod dense;
 mod faces;
-mod farneback;
 mod gray;
+mod method;
 mod pool;
 mod stats;
 mod warp;
 
 pub use chain::{FacesStep, FrameChain, START};
+pub use dense::{DenseFlow, FarnebackParams, FlowField};
 pub use faces::{INVALID_ROI, NEW_FACE, face_square, pair_faces};
-pub use farneback::{FarnebackFlow, FarnebackParams, FlowField};
 pub use gray::{GrayImage, LumaRange, PixelRect, RgbLayout};
+pub use method::{DisParams, DisPreset, FlowMethod};
 pub use pool::{
     FacePair, FlowFeatures, FlowPool, FlowRequest, FlowTarget, FlowWorkspace, PendingFlow,
 };

@@ -11,8 +11,9 @@ use std::thread;
 
 use opencv::core::Mat;
 
-use super::farneback::{FarnebackFlow, FarnebackParams, FlowField};
+use super::dense::{DenseFlow, FlowField};
 use super::gray::{GrayImage, PixelRect};
+use super::method::FlowMethod;
 use super::stats::{FlowSummary, pool_average, summarize};
 use super::warp::SquareWarper;
 use crate::mesh::Roi;
@@ -39,7 +40,7 @@ pub struct FlowRequest {
     pub prev: Arc<GrayImage>,
     pub next: Arc<GrayImage>,
     pub target: FlowTarget,
-    pub params: FarnebackParams,
+    pub method: FlowMethod,
     pub grid_width: usize,
     pub grid_height: usize,
 }
@@ -55,7 +56,7 @@ pub struct FlowFeatures {
 /// Reusable per-thread buffers.
 #[derive(Default)]
 pub struct FlowWorkspace {
-    flow: FarnebackFlow,
+    flow: DenseFlow,
     warper: SquareWarper,
     prev_square: Mat,
     next_square: Mat,
@@ -82,7 +83,7 @@ impl FlowWorkspace {
             FlowTarget::Rect(rect) => {
                 let field = self
                     .flow
-                    .compute(&request.prev, &request.next, *rect, &request.params)
+                    .compute(&request.prev, &request.next, *rect, &request.method)
                     .map_err(|err| err.to_string())?;
                 Ok(vec![features(field, &mut self.scratch)])
             }
@@ -102,7 +103,7 @@ impl FlowWorkspace {
                         .map_err(|err| format!("face square: {err}"))?;
                     let field = self
                         .flow
-                        .compute_mats(&self.prev_square, &self.next_square, &request.params)
+                        .compute_mats(&self.prev_square, &self.next_square, &request.method)
                         .map_err(|err| err.to_string())?;
                     out.push(features(field, &mut self.scratch));
                 }
@@ -229,7 +230,7 @@ mod tests {
                 prev: pair[0].clone(),
                 next: pair[1].clone(),
                 target: FlowTarget::Rect(PixelRect::full(80, 60)),
-                params: FarnebackParams::default(),
+                method: FlowMethod::default(),
                 grid_width: 4,
                 grid_height: 3,
             })
@@ -319,7 +320,7 @@ mod tests {
                     },
                 ],
             },
-            params: FarnebackParams::default(),
+            method: FlowMethod::default(),
             grid_width: 4,
             grid_height: 4,
         };

@@ -10,6 +10,7 @@
 //! the picture, where they would become wrong. The field-by-field schema is in
 //! `docs/metadata.md`.
 
+use crate::flow::FlowMethod;
 use gst::glib;
 
 mod class;
@@ -193,9 +194,9 @@ pub struct FlowMeta {
     /// Why no region was analysed at all ("no-face", "gap" for a GAP buffer whose face meta is
     /// empty, "invalid-face-meta"); `None` when there are regions.
     pub reset_reason: Option<String>,
-    /// The Farneback settings the flow was computed with (`None` from writers that do not
+    /// The method and settings the flow was computed with (`None` from writers that do not
     /// say), so a classifier can check them against its training.
-    pub farneback: Option<crate::flow::FarnebackParams>,
+    pub method: Option<crate::flow::FlowMethod>,
 }
 
 impl FlowMeta {
@@ -250,8 +251,8 @@ impl FlowMeta {
         s.set("rois", f32_bytes(&rois));
         s.set("stats", f32_bytes(&stats));
         s.set("grids", f32_bytes(&grids));
-        if let Some(p) = &self.farneback {
-            s.set(
+        match &self.method {
+            Some(FlowMethod::Farneback(p)) => s.set(
                 "farneback",
                 gst::Structure::builder("farneback")
                     .field("pyr-scale", p.pyr_scale)
@@ -262,7 +263,21 @@ impl FlowMeta {
                     .field("poly-sigma", p.poly_sigma)
                     .field("gaussian-window", p.gaussian_window)
                     .build(),
-            );
+            ),
+            Some(FlowMethod::Dis(p)) => s.set(
+                "dis",
+                gst::Structure::builder("dis")
+                    .field("finest-scale", p.finest_scale)
+                    .field("patch-size", p.patch_size)
+                    .field("patch-stride", p.patch_stride)
+                    .field("gradient-descent-iterations", p.gradient_descent_iterations)
+                    .field(
+                        "variational-refinement-iterations",
+                        p.variational_refinement_iterations,
+                    )
+                    .build(),
+            ),
+            None => {}
         }
         Ok(())
     }
@@ -324,19 +339,33 @@ impl FlowMeta {
             grid_height,
             regions,
             reset_reason: s.get::<String>("reset-reason").ok(),
-            farneback: match s.get::<gst::Structure>("farneback") {
-                Ok(f) => Some(crate::flow::FarnebackParams {
-                    pyr_scale: field(&f, "pyr-scale")?,
-                    levels: field(&f, "levels")?,
-                    winsize: field(&f, "winsize")?,
-                    iterations: field(&f, "iterations")?,
-                    poly_n: field(&f, "poly-n")?,
-                    poly_sigma: field(&f, "poly-sigma")?,
-                    gaussian_window: field(&f, "gaussian-window")?,
-                }),
-                Err(_) => None,
-            },
+            method: method_from_structure(s)?,
         })
+    }
+}
+
+/// The flow method a flow meta names: DIS's settings, else Farneback's, else none.
+fn method_from_structure(s: &gst::StructureRef) -> Result<Option<FlowMethod>, MetaError> {
+    if let Ok(d) = s.get::<gst::Structure>("dis") {
+        return Ok(Some(FlowMethod::Dis(crate::flow::DisParams {
+            finest_scale: field(&d, "finest-scale")?,
+            patch_size: field(&d, "patch-size")?,
+            patch_stride: field(&d, "patch-stride")?,
+            gradient_descent_iterations: field(&d, "gradient-descent-iterations")?,
+            variational_refinement_iterations: field(&d, "variational-refinement-iterations")?,
+        })));
+    }
+    match s.get::<gst::Structure>("farneback") {
+        Ok(f) => Ok(Some(FlowMethod::Farneback(crate::flow::FarnebackParams {
+            pyr_scale: field(&f, "pyr-scale")?,
+            levels: field(&f, "levels")?,
+            winsize: field(&f, "winsize")?,
+            iterations: field(&f, "iterations")?,
+            poly_n: field(&f, "poly-n")?,
+            poly_sigma: field(&f, "poly-sigma")?,
+            gaussian_window: field(&f, "gaussian-window")?,
+        }))),
+        Err(_) => Ok(None),
     }
 }
 
@@ -553,7 +582,7 @@ mod tests {
             grid_height: 2,
             regions: vec![face_flow(2, true), face_flow(5, false), face_flow(9, true)],
             reset_reason: None,
-            farneback: None,
+            method: None,
         };
         let mut buffer = gst::Buffer::new();
         meta.attach(buffer.get_mut().unwrap()).unwrap();
@@ -575,7 +604,7 @@ mod tests {
             grid_height: 4,
             regions: Vec::new(),
             reset_reason: Some("no-face".into()),
-            farneback: None,
+            method: None,
         };
         let mut buffer = gst::Buffer::new();
         meta.attach(buffer.get_mut().unwrap()).unwrap();

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! OpenCV's Farneback dense optical flow followed by `cartToPolar`, the paper's
-//! micro-expression features.
+//! Dense optical flow between two gray frames followed by `cartToPolar`, the paper's
+//! micro-expression features: OpenCV's Farneback (the paper's) or DIS.
 
 use opencv::boxed_ref::BoxedRef;
-use opencv::core::{self, Mat, Rect, Vector};
+use opencv::core::{self, Mat, Ptr, Rect, Vector};
 use opencv::prelude::*;
-use opencv::video;
+use opencv::video::{self, DISOpticalFlow};
 
 use super::gray::{GrayImage, PixelRect};
+use super::method::{DisParams, FlowMethod};
 
 /// Parameters of `cv::calcOpticalFlowFarneback`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,7 +48,7 @@ impl FarnebackParams {
     }
 }
 
-/// One computed flow field, borrowed from [`FarnebackFlow`]'s buffers.
+/// One computed flow field, borrowed from [`DenseFlow`]'s buffers.
 pub struct FlowField<'a> {
     pub width: usize,
     pub height: usize,
@@ -61,11 +62,18 @@ pub struct FlowField<'a> {
 
 /// Reusable OpenCV buffers for computing flow between two gray frames.
 #[derive(Default)]
-pub struct FarnebackFlow {
+pub struct DenseFlow {
     flow: Mat,
     components: Vector<Mat>,
     magnitude: Mat,
     angle: Mat,
+    /// Kept between calls: DIS keeps its pyramids for the next frame pair of the same size.
+    dis: Option<(DisParams, Ptr<DISOpticalFlow>)>,
+}
+
+/// The smallest side DIS takes: its coarsest pyramid level must hold a patch.
+fn dis_min_side(p: &DisParams) -> usize {
+    (p.patch_size.max(1) as usize) << p.finest_scale.clamp(0, 8)
 }
 
 fn gray_mat(image: &GrayImage) -> opencv::Result<BoxedRef<'_, Mat>> {
@@ -81,7 +89,7 @@ fn cv_rect(rect: PixelRect) -> Rect {
     )
 }
 
-impl FarnebackFlow {
+impl DenseFlow {
     /// Flow from `prev` to `next` inside `rect`, which both frames share so that the two
     /// crops show the same pixels of the scene.
     pub fn compute(
@@ -89,7 +97,7 @@ impl FarnebackFlow {
         prev: &GrayImage,
         next: &GrayImage,
         rect: PixelRect,
-        params: &FarnebackParams,
+        method: &FlowMethod,
     ) -> opencv::Result<FlowField<'_>> {
         let fits = |img: &GrayImage| {
             rect.width > 0
@@ -113,28 +121,45 @@ impl FarnebackFlow {
         let next_mat = gray_mat(next)?;
         let prev_roi = Mat::roi(&prev_mat, cv_rect(rect))?;
         let next_roi = Mat::roi(&next_mat, cv_rect(rect))?;
-        self.compute_mats(&prev_roi, &next_roi, params)
+        self.compute_mats(&prev_roi, &next_roi, method)
     }
 
     /// Flow from `prev` to `next`, two 8-bit single-channel images of one size.
     pub fn compute_mats(
         &mut self,
-        prev: &impl core::ToInputArray,
+        prev: &(impl core::ToInputArray + MatTraitConst),
         next: &impl core::ToInputArray,
-        params: &FarnebackParams,
+        method: &FlowMethod,
     ) -> opencv::Result<FlowField<'_>> {
-        video::calc_optical_flow_farneback(
-            prev,
-            next,
-            &mut self.flow,
-            params.pyr_scale,
-            params.levels,
-            params.winsize,
-            params.iterations,
-            params.poly_n,
-            params.poly_sigma,
-            params.flags(),
-        )?;
+        match method {
+            FlowMethod::Farneback(params) => video::calc_optical_flow_farneback(
+                prev,
+                next,
+                &mut self.flow,
+                params.pyr_scale,
+                params.levels,
+                params.winsize,
+                params.iterations,
+                params.poly_n,
+                params.poly_sigma,
+                params.flags(),
+            )?,
+            FlowMethod::Dis(params) => {
+                let (w, h) = (prev.cols().max(0) as usize, prev.rows().max(0) as usize);
+                let min = dis_min_side(params);
+                if w < min || h < min {
+                    return Err(opencv::Error::new(
+                        core::StsBadSize,
+                        format!(
+                            "DIS flow needs frames of at least {min}x{min} pixels with \
+                             dis-patch-size={} dis-finest-scale={}, got {w}x{h}",
+                            params.patch_size, params.finest_scale
+                        ),
+                    ));
+                }
+                dis_for(&mut self.dis, params)?.calc(prev, next, &mut self.flow)?;
+            }
+        }
         core::split(&self.flow, &mut self.components)?;
         core::cart_to_polar(
             &self.components.get(0)?,
@@ -156,9 +181,30 @@ impl FarnebackFlow {
     }
 }
 
+/// The DIS instance for `params`, made when there is none or the settings changed.
+fn dis_for<'a>(
+    kept: &'a mut Option<(DisParams, Ptr<DISOpticalFlow>)>,
+    params: &DisParams,
+) -> opencv::Result<&'a mut Ptr<DISOpticalFlow>> {
+    if kept.as_ref().is_none_or(|(have, _)| have != params) {
+        let mut dis = DISOpticalFlow::create(video::DISOpticalFlow_PRESET_FAST)?;
+        dis.set_finest_scale(params.finest_scale)?;
+        dis.set_patch_size(params.patch_size)?;
+        dis.set_patch_stride(params.patch_stride)?;
+        dis.set_gradient_descent_iterations(params.gradient_descent_iterations)?;
+        dis.set_variational_refinement_iterations(params.variational_refinement_iterations)?;
+        *kept = Some((*params, dis));
+    }
+    match kept {
+        Some((_, dis)) => Ok(dis),
+        None => unreachable!("made above"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::method::DisPreset;
 
     /// A smooth blob pattern shifted by `dx` pixels.
     fn pattern(width: usize, height: usize, dx: f32) -> GrayImage {
@@ -177,13 +223,13 @@ mod tests {
     fn detects_a_horizontal_shift() {
         let prev = pattern(96, 64, 0.0);
         let next = pattern(96, 64, 2.0);
-        let mut flow = FarnebackFlow::default();
+        let mut flow = DenseFlow::default();
         let field = flow
             .compute(
                 &prev,
                 &next,
                 PixelRect::full(96, 64),
-                &FarnebackParams::default(),
+                &FlowMethod::default(),
             )
             .unwrap();
         assert_eq!(field.magnitude.len(), 96 * 64);
@@ -204,14 +250,9 @@ mod tests {
         // OpenCV's border weighting leaves small spurious flow within a window of the edge.
         let (w, h) = (96, 64);
         let img = pattern(w, h, 0.0);
-        let mut flow = FarnebackFlow::default();
+        let mut flow = DenseFlow::default();
         let field = flow
-            .compute(
-                &img,
-                &img,
-                PixelRect::full(w, h),
-                &FarnebackParams::default(),
-            )
+            .compute(&img, &img, PixelRect::full(w, h), &FlowMethod::default())
             .unwrap();
         let margin = 16;
         let max = (margin..h - margin)
@@ -226,9 +267,9 @@ mod tests {
         for (w, h) in [(1, 1), (2, 2), (3, 1), (1, 5)] {
             let a = pattern(w, h, 0.0);
             let b = pattern(w, h, 1.0);
-            let mut flow = FarnebackFlow::default();
+            let mut flow = DenseFlow::default();
             let field = flow
-                .compute(&a, &b, PixelRect::full(w, h), &FarnebackParams::default())
+                .compute(&a, &b, PixelRect::full(w, h), &FlowMethod::default())
                 .unwrap();
             assert_eq!(field.magnitude.len(), w * h);
             assert!(field.magnitude.iter().all(|m| m.is_finite()), "{w}x{h}");
@@ -236,9 +277,48 @@ mod tests {
     }
 
     #[test]
+    fn dis_detects_the_same_shift_and_still_frames_as_still() {
+        let (prev, next) = (pattern(96, 64, 0.0), pattern(96, 64, 2.0));
+        for preset in [DisPreset::Ultrafast, DisPreset::Fast, DisPreset::Medium] {
+            let method = FlowMethod::Dis(DisParams::preset(preset));
+            let mut flow = DenseFlow::default();
+            let field = flow
+                .compute(&prev, &next, PixelRect::full(96, 64), &method)
+                .unwrap();
+            let centre = 32 * 96 + 48;
+            let dx = field.flow_xy[2 * centre];
+            assert!((dx - 2.0).abs() < 0.4, "{preset:?}: dx {dx}");
+            let still = flow
+                .compute(&prev, &prev, PixelRect::full(96, 64), &method)
+                .unwrap();
+            let max = still.magnitude.iter().fold(0f32, |a, &b| a.max(b));
+            assert!(max < 0.05, "{preset:?}: still frames moved {max}");
+        }
+    }
+
+    #[test]
+    fn dis_refuses_frames_smaller_than_its_patches_with_a_message() {
+        let method = FlowMethod::Dis(DisParams::default());
+        let mut flow = DenseFlow::default();
+        for (w, h) in [(1, 1), (31, 64), (64, 20)] {
+            let img = pattern(w, h, 0.0);
+            let err = flow
+                .compute(&img, &img, PixelRect::full(w, h), &method)
+                .err()
+                .unwrap_or_else(|| panic!("{w}x{h} accepted"));
+            assert!(err.message.contains("at least 32x32"), "{err}");
+        }
+        let img = pattern(32, 32, 0.0);
+        assert!(
+            flow.compute(&img, &img, PixelRect::full(32, 32), &method)
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn rectangle_outside_the_frame_is_an_error() {
         let img = pattern(10, 10, 0.0);
-        let mut flow = FarnebackFlow::default();
+        let mut flow = DenseFlow::default();
         let rect = PixelRect {
             x: 5,
             y: 5,
@@ -246,7 +326,7 @@ mod tests {
             height: 2,
         };
         assert!(
-            flow.compute(&img, &img, rect, &FarnebackParams::default())
+            flow.compute(&img, &img, rect, &FlowMethod::default())
                 .is_err()
         );
     }
