@@ -27,6 +27,12 @@ pub const FILE_DECODE: &str = concat!(
     include_str!("../pipelines/as-played.gst")
 );
 
+/// After a `filesrc`, in pull mode: what `als-train` reads training videos with, so that its
+/// features are those of `filesrc ! decodebin` pipelines frame for frame (in push mode one
+/// held-out MP4 of the end-to-end test gave other features).
+pub const FILE_DECODE_PULL: &str =
+    concat!("decodebin ! ", include_str!("../pipelines/as-played.gst"));
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gstals::features::{self, FeatureSpec, Frame};
-use gstals::launch::FILE_DECODE;
+use gstals::launch::FILE_DECODE_PULL;
 use gstals::meta::{FaceMeta, FlowMeta};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -95,7 +95,7 @@ pub fn extract_video(
         return Err("file not found".into());
     }
     let launch = format!(
-        "filesrc name=src ! {FILE_DECODE} ! alsmesh ! {} ! appsink name=sink sync=false",
+        "filesrc name=src ! {FILE_DECODE_PULL} ! alsmesh ! {} ! appsink name=sink sync=false",
         spec.alsflow_launch()
     );
     let pipeline = gst::parse::launch(&launch)

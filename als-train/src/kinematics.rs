@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gstals::kinematics::WindowStats;
 use gstals::kinematics::measures::NAMES;
-use gstals::launch::FILE_DECODE;
+use gstals::launch::FILE_DECODE_PULL;
 use gstals::meta::{KINEMATICS_WINDOW, window_from_structure};
 
 use crate::evaluation::{Evaluation, evaluate};
@@ -78,7 +78,7 @@ fn measure_video(path: &Path, window: f64) -> Result<Vec<WindowStats>, String> {
         return Err("file not found".into());
     }
     let pipeline = gst::parse::launch(&format!(
-        "filesrc name=src ! {FILE_DECODE} ! alsmesh ! alskinematics window={window} \
+        "filesrc name=src ! {FILE_DECODE_PULL} ! alsmesh ! alskinematics window={window} \
          ! fakesink sync=false"
     ))
     .map_err(|e| format!("could not build the pipeline: {e}"))?
